@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# ruff (lint and format check) over the tree; mypy over shared/ and each service with its settings.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/test-env.sh
+suite_env lint 0
+export DATABASE_URL="sqlite:///:memory:"
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+status=0
+for target in shared:shared/src:sharedtest.settings identity:services/identity:identity.settings \
+  diary:services/diary:diary.settings reminders:services/reminders:reminders.settings \
+  outcomes:services/outcomes:outcomes.settings; do
+  IFS=: read -r name path settings <<<"$target"
+  echo "mypy: $name"
+  MYPYPATH="$PWD/tests/shared" PYTHONPATH="$PWD/tests/shared" DJANGO_SETTINGS_MODULE=$settings \
+    .venv/bin/mypy --config-file pyproject.toml "$path" || status=1
+done
+exit $status

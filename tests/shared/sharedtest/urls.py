@@ -1,0 +1,13 @@
+from django.urls import path
+
+from shared.urls import handler400, handler403, handler404, handler500, service_urlpatterns
+from sharedtest import views
+
+api = [
+    path("echo/", views.EchoApi.as_view(), name="echo"),
+    path("patients-only/", views.PatientOnlyApi.as_view(), name="patients-only"),
+]
+
+urlpatterns = service_urlpatterns("sharedtest", api)
+
+__all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]

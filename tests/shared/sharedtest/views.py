@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shared.api.serializers import StrictInputSerializer
+from shared.auth.permissions import IsPatient
+
+
+class EchoApi(APIView):
+    class InputSerializer(StrictInputSerializer):
+        score = serializers.IntegerField(min_value=0, max_value=10)
+        note = serializers.CharField(required=False)
+
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        return Response({"score": data["score"], "user": str(request.user.id)})
+
+
+class PatientOnlyApi(APIView):
+    permission_classes = [IsPatient]
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
