@@ -8,6 +8,7 @@ from rest_framework.request import Request
 
 from shared.auth.principal import TokenUser
 from shared.auth.tokens import InvalidToken, decode_access_token
+from shared.observability.context import bind_user
 
 
 class AccessTokenAuthentication(BaseAuthentication):
@@ -29,6 +30,7 @@ class AccessTokenAuthentication(BaseAuthentication):
             user = decode_access_token(token)
         except InvalidToken as exc:
             raise exceptions.AuthenticationFailed(f"Access token refused: {exc}.") from exc
+        bind_user(str(user.id))
         return user, token
 
     def authenticate_header(self, request: Request) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from shared.observability.context import bind
+from shared.observability.context import request_context
 
 logger = logging.getLogger("shared.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -27,9 +27,14 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
-        bind(request_id=request_id, user_id="")
         started = time.perf_counter()
-        response = self.get_response(request)
+        with request_context(request_id):
+            response = self.get_response(request)
+            self._log(request, response, request_id, started)
+        return response
+
+    @staticmethod
+    def _log(request: HttpRequest, response: HttpResponse, request_id: str, started: float) -> None:
         user = getattr(request, "user", None)
         user_id = (
             str(getattr(user, "id", "") or "") if getattr(user, "is_authenticated", False) else ""
@@ -45,4 +50,3 @@ class RequestContextMiddleware:
                 "user_id": user_id,
             },
         )
-        return response
