@@ -8,6 +8,9 @@ ROOT_URLCONF = "diary.urls"
 WSGI_APPLICATION = "diary.wsgi.application"
 INSTALLED_APPS = [*base.INSTALLED_APPS]
 CELERY_TASK_DEFAULT_QUEUE = SERVICE_NAME
+# Behind one gateway host every service would otherwise share (and clobber) one session cookie.
+SESSION_COOKIE_NAME = f"{SERVICE_NAME}_sessionid"
+CSRF_COOKIE_NAME = f"{SERVICE_NAME}_csrftoken"
 SPECTACULAR_SETTINGS = {
     **base.SPECTACULAR_SETTINGS,
     "TITLE": "Diary API",
