@@ -11,9 +11,8 @@ from shared.testing.tokens import access_token
 def test_whoami_reports_the_identity_behind_the_token() -> None:
     user_id, clinic_id = uuid.uuid4(), uuid.uuid4()
     client = APIClient()
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {access_token(user_id, roles=('clinician',), clinic_id=clinic_id)}"
-    )
+    token = access_token(user_id, roles=("clinician",), clinic_id=clinic_id)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     response = client.get("/api/diary/v1/whoami/")
     assert response.status_code == 200
     assert response.json() == {

@@ -1,4 +1,4 @@
-"""Access tokens are verified locally: expired, tampered, unknown-key and wrong-audience ones fail."""
+"""Access tokens are verified locally: expired, tampered, unknown-key, wrong-audience ones fail."""
 
 from __future__ import annotations
 

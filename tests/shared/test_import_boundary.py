@@ -20,7 +20,7 @@ def _imported_roots(path: Path) -> set[str]:
 
 
 def test_the_services_are_known() -> None:
-    assert SERVICES == {"identity", "diary", "reminders", "outcomes"}
+    assert {"identity", "diary", "reminders", "outcomes"} == SERVICES
 
 
 def test_shared_imports_no_service() -> None:

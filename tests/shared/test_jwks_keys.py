@@ -34,7 +34,9 @@ class FakeIdentity:
                     return
                 keys = []
                 for kid in outer.kids:
-                    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private_key(kid).public_key()))
+                    jwk = json.loads(
+                        jwt.algorithms.RSAAlgorithm.to_jwk(private_key(kid).public_key())
+                    )
                     keys.append({**jwk, "kid": kid, "alg": "RS256", "use": "sig"})
                 body = json.dumps({"keys": keys}).encode()
                 self.send_response(200)

@@ -14,7 +14,6 @@ from rest_framework.test import APIClient
 from shared.observability.logging import JsonFormatter, RedactingFilter, RequestContextFilter
 from shared.testing.tokens import access_token
 
-
 LogLines = Callable[[], list[dict[str, Any]]]
 
 

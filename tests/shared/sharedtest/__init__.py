@@ -1,0 +1,3 @@
+from sharedtest.celery_app import app as celery_app
+
+__all__ = ["celery_app"]

@@ -26,7 +26,7 @@ PROBLEM_BASE = "https://clinic-recovery.example/problems/"
 class ProblemError(exceptions.APIException):
     """A domain error of an app, answered as a problem of the given status and type slug."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     problem_type = "bad-request"
     title = "Bad request"
 

@@ -13,7 +13,7 @@ import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 from shared.auth.principal import Role
@@ -27,13 +27,8 @@ TOKEN_PATH = "/api/identity/v1/auth/token/"  # noqa: S105 - a URL path
 
 
 class IdentityBackend(BaseBackend):
-    def authenticate(
-        self,
-        request: HttpRequest | None,
-        username: str | None = None,
-        password: str | None = None,
-        **kwargs: Any,
-    ) -> AbstractBaseUser | None:
+    def authenticate(self, request: HttpRequest | None, **credentials: Any) -> User | None:
+        username, password = credentials.get("username"), credentials.get("password")
         if not username or not password:
             return None
         headers = {"Accept": "application/json"}
@@ -77,7 +72,7 @@ class IdentityBackend(BaseBackend):
             }
         return user
 
-    def get_user(self, user_id: Any) -> AbstractBaseUser | None:
+    def get_user(self, user_id: Any) -> User | None:
         user_model = get_user_model()
         try:
             user = user_model.objects.get(pk=user_id)

@@ -154,6 +154,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "outbox-relay": {"task": "shared.outbox.relay", "schedule": 5.0},
+    "outbox-prune": {"task": "shared.outbox.prune", "schedule": 3600.0},
 }
 
 # --- Logging ----------------------------------------------------------------------------------

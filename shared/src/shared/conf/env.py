@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlparse
 
 import dj_database_url
@@ -41,7 +41,7 @@ def _read(name: str, default: Any, parse: Callable[[str], T], kind: str) -> T:
     if raw is None or raw == "":
         if default is REQUIRED:
             raise ImproperlyConfigured(f"The environment variable {name} is required ({kind}).")
-        return default  # type: ignore[no-any-return]
+        return cast(T, default)
     try:
         return parse(raw)
     except (ValueError, TypeError) as exc:

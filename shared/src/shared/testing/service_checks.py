@@ -14,7 +14,9 @@ def check_health_endpoints(client: Client) -> None:
 
 
 def check_openapi_schema_and_docs(client: Client, service: str) -> dict[str, object]:
-    schema = client.get(f"/api/{service}/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    schema = client.get(
+        f"/api/{service}/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"
+    )
     assert schema.status_code == 200, schema.content
     document: dict[str, object] = schema.json()
     assert str(document["openapi"]).startswith("3.")
