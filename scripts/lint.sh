@@ -14,7 +14,7 @@ for target in shared:shared/src:sharedtest.settings identity:services/identity:i
   outcomes:services/outcomes:outcomes.settings; do
   IFS=: read -r name path settings <<<"$target"
   echo "mypy: $name"
-  MYPYPATH="$PWD/tests/shared" PYTHONPATH="$PWD/tests/shared" DJANGO_SETTINGS_MODULE=$settings \
+  MYPYPATH="$PWD/tests/shared:$PWD/$path" PYTHONPATH="$PWD/tests/shared" DJANGO_SETTINGS_MODULE=$settings \
     .venv/bin/mypy --config-file pyproject.toml "$path" || status=1
 done
 exit $status

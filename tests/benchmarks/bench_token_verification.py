@@ -13,7 +13,7 @@ import time
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sharedtest.settings")
 os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
