@@ -11,7 +11,7 @@ export DATABASE_URL="sqlite:///:memory:"
 status=0
 for target in shared:shared/src:sharedtest.settings identity:services/identity:identity.settings \
   diary:services/diary:diary.settings reminders:services/reminders:reminders.settings \
-  outcomes:services/outcomes:outcomes.settings; do
+  outcomes:services/outcomes:outcomes.settings embedded:deploy/embedded:diary.settings; do
   IFS=: read -r name path settings <<<"$target"
   echo "mypy: $name"
   MYPYPATH="$PWD/tests/shared:$PWD/$path" PYTHONPATH="$PWD/tests/shared" DJANGO_SETTINGS_MODULE=$settings \
