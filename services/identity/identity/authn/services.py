@@ -151,16 +151,32 @@ def refresh_tokens_revoke_for_user(*, user: User) -> int:
     )
 
 
+def _user_tokens_lock(*, user_id: uuid.UUID) -> None:
+    """Queue behind any other rotation or revocation of this user's refresh tokens.
+
+    Without it, a losing conditional UPDATE keeps the row lock PostgreSQL took to re-check the
+    token, then waits for the family's other rows while another loser holding those waits for
+    it: a deadlock. It also makes a revocation see the token a concurrent rotation just issued.
+    NO KEY UPDATE leaves logins, which insert tokens referencing the user, free to proceed.
+    """
+    list(User.objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk"))
+
+
 @transaction.atomic
 def _refresh_rotate(*, refresh: str) -> TokenPair | None:
     """The rotation, in one transaction that commits whatever the outcome: a revocation after a
     reuse must stick even though the caller is answered 401."""
-    token = (
-        RefreshToken.objects.select_related("user")
-        .filter(token_hash=refresh_token_hash(refresh))
+    found = (
+        RefreshToken.objects.filter(token_hash=refresh_token_hash(refresh))
+        .values_list("id", "user_id")
         .first()
     )
-    if token is None or token.revoked_at is not None:
+    if found is None:
+        return None
+    token_id, user_id = found
+    _user_tokens_lock(user_id=user_id)
+    token = RefreshToken.objects.select_related("user").get(pk=token_id)
+    if token.revoked_at is not None:
         return None
     if token.used_at is not None:
         logger.warning(
@@ -215,7 +231,9 @@ def logout(*, refresh: str) -> None:
     token = RefreshToken.objects.filter(token_hash=refresh_token_hash(refresh)).first()
     if token is None:
         return
-    refresh_family_revoke(family=token.family, actor_id=token.user_id, action="auth.logout")
+    with transaction.atomic():
+        _user_tokens_lock(user_id=token.user_id)
+        refresh_family_revoke(family=token.family, actor_id=token.user_id, action="auth.logout")
 
 
 def refresh_tokens_purge() -> int:
