@@ -180,7 +180,7 @@ def _report_death(console: Console, child: Child) -> None:
 
 def banner(services: list[Service], layout: Layout, seconds: float) -> str:
     by_name = {s.name: s for s in services}
-    identity, diary, outcomes = by_name["identity"], by_name["diary"], by_name["outcomes"]
+    identity, diary = by_name["identity"], by_name["diary"]
     rule = "=" * 78
     lines = [rule, f" Every service is ready ({seconds:.1f}s).", ""]
     for s in services:
@@ -190,7 +190,6 @@ def banner(services: list[Service], layout: Layout, seconds: float) -> str:
             f" {'':<10} admin    {s.url}/admin/{s.name}/",
         ]
     lines += [
-        f" {'dashboard':<10}          {outcomes.url}/dashboard/",
         "",
         f" Demo logins (password {DEMO_PASSWORD}):",
         *(f"   {email:<48} {role}" for email, role in DEMO_LOGINS),
