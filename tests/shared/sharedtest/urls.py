@@ -6,6 +6,7 @@ from sharedtest import views
 api = [
     path("echo/", views.EchoApi.as_view(), name="echo"),
     path("patients-only/", views.PatientOnlyApi.as_view(), name="patients-only"),
+    path("scores/", views.ScoreListApi.as_view(), name="scores"),
 ]
 
 urlpatterns = service_urlpatterns("sharedtest", api)

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from rest_framework import serializers
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared.api.serializers import StrictInputSerializer
 from shared.auth.permissions import IsPatient
+from shared.auth.scoping import scope_to_patient
+from sharedtest.models import PainScore
 
 
 class EchoApi(APIView):
@@ -26,3 +29,14 @@ class PatientOnlyApi(APIView):
 
     def get(self, request: Request) -> Response:
         return Response({"ok": True})
+
+
+class ScoreListApi(ListAPIView):  # type: ignore[type-arg]
+    class OutputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        id = serializers.UUIDField()
+        score = serializers.IntegerField()
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return scope_to_patient(PainScore.objects.order_by("id"), self.request.user)
