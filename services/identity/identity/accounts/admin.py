@@ -15,6 +15,7 @@ from identity.accounts import services
 from identity.accounts.errors import AccountConflict, EmailTaken
 from identity.accounts.models import Clinic, Invitation, Membership, User, normalise_email
 from shared.api.errors import ProblemError
+from shared.readonly_admin import ReadOnlyModelAdmin
 
 
 class MembershipInline(admin.TabularInline):
@@ -213,7 +214,8 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ReadOnlyModelAdmin):
+    # Codes are handed out by the API, which shows the code once to the person inviting.
     list_display = (
         "email",
         "clinic",
@@ -242,16 +244,6 @@ class InvitationAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     actions = ["revoke_invitations"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # Codes are handed out by the API, which shows the code once to the person inviting.
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.action(description="Revoke the selected invitations")
     def revoke_invitations(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:

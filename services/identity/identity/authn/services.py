@@ -179,15 +179,7 @@ def _refresh_rotate(*, refresh: str) -> TokenPair | None:
     if token.revoked_at is not None:
         return None
     if token.used_at is not None:
-        logger.warning(
-            "refresh token reused; family revoked",
-            extra={"family": str(token.family), "target_user_id": str(token.user_id)},
-        )
-        refresh_family_revoke(
-            family=token.family,
-            actor_id=None,
-            action="auth.refresh_reuse_revoke",
-        )
+        _revoke_after_reuse(token=token)
         return None
     now = timezone.now()
     if token.expires_at <= now:
@@ -199,22 +191,23 @@ def _refresh_rotate(*, refresh: str) -> TokenPair | None:
             action="auth.refresh_inactive_revoke",
         )
         return None
-    # Spend the token only if nobody has: of many refreshes at once exactly one gets rowcount 1.
+    # Under the user lock this always spends; the condition still guarantees that a token is
+    # never spent twice, whatever the database does with the lock (SQLite ignores FOR UPDATE).
     spent = RefreshToken.objects.filter(
         pk=token.pk, used_at__isnull=True, revoked_at__isnull=True
     ).update(used_at=now)
     if spent != 1:
-        logger.warning(
-            "refresh token spent concurrently; family revoked",
-            extra={"family": str(token.family), "target_user_id": str(token.user_id)},
-        )
-        refresh_family_revoke(
-            family=token.family,
-            actor_id=None,
-            action="auth.refresh_reuse_revoke",
-        )
+        _revoke_after_reuse(token=token)
         return None
     return token_pair_issue(user=token.user, family=token.family)
+
+
+def _revoke_after_reuse(*, token: RefreshToken) -> None:
+    logger.warning(
+        "refresh token reused; family revoked",
+        extra={"family": str(token.family), "target_user_id": str(token.user_id)},
+    )
+    refresh_family_revoke(family=token.family, actor_id=None, action="auth.refresh_reuse_revoke")
 
 
 def token_refresh(*, refresh: str) -> TokenPair:

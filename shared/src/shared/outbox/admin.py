@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from shared.outbox.models import OutboxEvent, ProcessedEvent
+from shared.readonly_admin import ReadOnlyModelAdmin
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    # Events are facts: editing one here would make the outbox disagree with what was sent.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+# Events are facts: editing one here would make the outbox disagree with what was sent.
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyAdmin):
+class OutboxEventAdmin(ReadOnlyModelAdmin):
     # The list never shows data: it is health information, and the list is for finding a row.
     list_display = ("type", "subject", "created_at", "published_at", "attempts")
     list_filter = ("type", ("published_at", admin.EmptyFieldListFilter))
@@ -47,7 +35,7 @@ class OutboxEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProcessedEvent)
-class ProcessedEventAdmin(ReadOnlyAdmin):
+class ProcessedEventAdmin(ReadOnlyModelAdmin):
     list_display = ("event_id", "type", "processed_at")
     list_filter = ("type",)
     search_fields = ("=event_id",)
