@@ -36,10 +36,12 @@ $(STAMP): $(UV)
 
 install: $(STAMP)
 
-# Re-resolve after changing a pyproject.toml; commits only requirements.lock (hash-pinned).
+# Re-resolve after changing a pyproject.toml. Commits only the hash-pinned exports: everything
+# for development and CI, and the runtime set (no test or lint tools) that the images install.
 lock: $(UV)
 	$(UV) lock
 	$(UV) export --frozen --all-groups --no-emit-workspace --no-header --no-annotate -o requirements.lock
+	$(UV) export --frozen --no-dev --group build --no-emit-workspace --no-header --no-annotate -o requirements-runtime.lock
 
 backing-services:
 	scripts/backing-services.sh

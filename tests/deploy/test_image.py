@@ -89,13 +89,25 @@ def test_image_installs_exactly_the_locked_packages():
     runs = " ".join(_instructions("diary", "RUN"))
     assert "pip install --require-hashes --no-deps -r /tmp/requirements.lock" in runs
     assert 'pip install --no-deps --no-build-isolation -e shared -e "services/diary"' in runs
-    lock = (REPO / "requirements.lock").read_text(encoding="utf-8")
+    runtime = _pins("requirements-runtime.lock")
+    # The build backend (installs without build isolation) and the processes the image runs.
+    assert {"hatchling", "gunicorn", "celery", "psycopg2-binary", "whitenoise"} <= set(runtime)
+    # Test and lint tools stay out of the images.
+    assert not {"pytest", "mypy", "ruff", "schemathesis"} & set(runtime)
+    # The image runs exactly the versions the test suites ran.
+    development = _pins("requirements.lock")
+    assert {name: development.get(name) for name in runtime} == runtime
+
+
+def _pins(name: str) -> dict[str, str]:
+    lock = (REPO / name).read_text(encoding="utf-8")
     requirements = re.split(r"\n(?=[A-Za-z0-9])", lock.strip())
     unhashed = [r.split()[0] for r in requirements if "--hash=sha256:" not in r]
-    assert unhashed == []
-    pinned = {r.split("==")[0].lower() for r in requirements}
-    # The build backend (installs without build isolation) and the processes the image runs.
-    assert {"hatchling", "gunicorn", "celery", "psycopg2-binary", "whitenoise"} <= pinned
+    assert unhashed == [], name
+    return {
+        r.split("==")[0].lower(): r.split("==")[1].split()[0].rstrip(" \\")
+        for r in requirements
+    }
 
 
 @pytest.mark.parametrize("service", SERVICES)
