@@ -10,8 +10,8 @@ from helpers import CLINICS, PATIENTS, USERS, as_user, is_problem, login, refres
 from rest_framework.test import APIClient
 
 from identity.accounts.models import Clinic, Invitation, Membership, User
-from identity.audit.models import AuditEntry
 from identity.authn.models import RefreshToken
+from shared.audit.models import AuditEntry
 from shared.outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db

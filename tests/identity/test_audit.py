@@ -8,8 +8,8 @@ from factories import ClinicFactory, invitation_with_code, member
 from helpers import ACCEPT, INVITATIONS, as_user
 from rest_framework.test import APIClient
 
-from identity.audit.models import AuditEntry
-from identity.audit.services import audit_record
+from shared.audit.models import AuditEntry
+from shared.audit.services import audit_record
 
 pytestmark = pytest.mark.django_db
 

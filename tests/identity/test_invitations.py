@@ -16,7 +16,7 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from identity.accounts.models import Invitation, Membership, User
-from identity.audit.models import AuditEntry
+from shared.audit.models import AuditEntry
 from shared.outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from helpers import claims, header, is_problem, login
 from rest_framework.test import APIClient
 
 from identity.accounts.models import Membership
-from identity.audit.models import AuditEntry
 from identity.authn.keys import signing_key
+from shared.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from identity.accounts.models import User
 from identity.accounts.services import user_update
-from identity.audit.models import AuditEntry
+from shared.audit.models import AuditEntry
 from shared.outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db

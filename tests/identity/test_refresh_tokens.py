@@ -16,10 +16,10 @@ from helpers import LOGOUT, claims, is_problem, refresh, tokens_for
 from rest_framework.test import APIClient
 
 from identity.accounts.services import patient_erase, user_deactivate
-from identity.audit.models import AuditEntry
 from identity.authn.models import RefreshToken
 from identity.authn.services import refresh_tokens_purge
 from identity.authn.tokens import refresh_token_hash
+from shared.audit.models import AuditEntry
 
 
 @pytest.mark.django_db

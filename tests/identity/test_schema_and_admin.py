@@ -12,7 +12,7 @@ from helpers import API
 from rest_framework.test import APIClient
 
 from identity.accounts.models import Membership, User
-from identity.audit.models import AuditEntry
+from shared.audit.models import AuditEntry
 from shared.outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db

@@ -68,7 +68,8 @@ def test_the_catalogue_has_every_event_type_the_services_exchange() -> None:
         ("identity.", {"diary", "reminders", "outcomes"}),
         ("diary.injection.", {"reminders", "outcomes"}),
         ("diary.entry.", {"reminders", "outcomes"}),
-        ("diary.questionnaire.completed", {"outcomes"}),
+        # Questionnaires answer ODI and PGIC prompts, so reminders hears of them too.
+        ("diary.questionnaire.completed", {"reminders", "outcomes"}),
         ("reminders.prompt.", {"outcomes"}),
     ],
 )

@@ -9,7 +9,7 @@ from shared.conf.env import env_int, env_str
 SERVICE_NAME = "identity"
 ROOT_URLCONF = "identity.urls"
 WSGI_APPLICATION = "identity.wsgi.application"
-INSTALLED_APPS = [*base.INSTALLED_APPS, "identity.audit", "identity.accounts", "identity.authn"]
+INSTALLED_APPS = [*base.INSTALLED_APPS, "identity.accounts", "identity.authn"]
 CELERY_TASK_DEFAULT_QUEUE = SERVICE_NAME
 # Behind one gateway host every service would otherwise share (and clobber) one session cookie.
 SESSION_COOKIE_NAME = f"{SERVICE_NAME}_sessionid"

@@ -27,3 +27,18 @@ class HandledEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class TrackedNote(models.Model):
+    """Stands in for a diary row whose every write is kept in the row history, except the free
+    text, which must never be copied there."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    patient_id = models.UUIDField()
+    score = models.PositiveSmallIntegerField()
+    flare = models.BooleanField(default=False)
+    details = models.JSONField(default=dict)
+    note = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.score}/10"

@@ -7,6 +7,8 @@ api = [
     path("echo/", views.EchoApi.as_view(), name="echo"),
     path("patients-only/", views.PatientOnlyApi.as_view(), name="patients-only"),
     path("scores/", views.ScoreListApi.as_view(), name="scores"),
+    path("notes/", views.NoteCreateApi.as_view(), name="notes"),
+    path("ping/", views.PingApi.as_view(), name="ping"),
 ]
 
 urlpatterns = service_urlpatterns("sharedtest", api)

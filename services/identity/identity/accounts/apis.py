@@ -25,9 +25,9 @@ from identity.accounts.models import (
 )
 from identity.accounts.validators import validate_locale, validate_timezone
 from identity.api import EmailAddressField, problems
-from identity.audit.services import audit_record
 from identity.authn.apis import TokenPairSerializer, token_response
 from shared.api.serializers import StrictInputSerializer
+from shared.audit.services import audit_record
 from shared.auth.permissions import IsClinicAdmin, IsClinician, IsClinicStaff, IsSystemAdmin
 from shared.auth.principal import TokenUser, caller
 from shared.observability.client_ip import client_ip

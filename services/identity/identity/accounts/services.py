@@ -39,10 +39,10 @@ from identity.accounts.models import (
 )
 from identity.accounts.selectors import patient_clinic_id, user_standing
 from identity.accounts.validators import normalise_locale, validate_locale, validate_timezone
-from identity.audit.services import audit_record
 from identity.authn import lockout
 from identity.authn.errors import TooManyAttempts
 from identity.authn.services import TokenPair, refresh_tokens_revoke_for_user, token_pair_issue
+from shared.audit.services import audit_record
 from shared.auth.principal import Role
 from shared.outbox.services import event_publish
 

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from identity.api import EmailAddressField, problems
 from identity.authn.keys import jwks
+from identity.authn.service_clients import ServiceToken, service_token_issue
 from identity.authn.services import TokenPair, login, logout, token_refresh
 from shared.api.serializers import StrictInputSerializer
 from shared.observability.client_ip import client_ip
@@ -96,6 +97,41 @@ class LogoutApi(_PublicApi):
         serializer.is_valid(raise_exception=True)
         logout(refresh=serializer.validated_data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ServiceTokenSerializer(serializers.Serializer[ServiceToken]):
+    access = serializers.CharField()
+    token_type = serializers.SerializerMethodField()
+    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
+
+    def get_token_type(self, token: ServiceToken) -> str:
+        return "Bearer"
+
+
+class ServiceTokenApi(_PublicApi):
+    """Client-credentials grant for service-to-service calls: an access token with the role
+    "service", and no refresh token (ask again before it expires)."""
+
+    class InputSerializer(StrictInputSerializer):
+        client_id = serializers.CharField(max_length=64)
+        client_secret = serializers.CharField(max_length=256, trim_whitespace=False)
+
+    @extend_schema(
+        operation_id="auth_service_token",
+        request=InputSerializer,
+        responses={200: ServiceTokenSerializer, **problems(400, 401, 413, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token = service_token_issue(
+            client_id=serializer.validated_data["client_id"],
+            client_secret=serializer.validated_data["client_secret"],
+            client_address=client_ip(request),
+        )
+        response = Response(ServiceTokenSerializer(token).data)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class JwksApi(_PublicApi):

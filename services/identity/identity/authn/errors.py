@@ -32,3 +32,13 @@ class TooManyAttempts(ProblemError):
     def __init__(self, detail: str, *, wait: int) -> None:
         super().__init__(detail)
         self.wait = wait
+
+
+class InvalidClientCredentials(ProblemError):
+    # One answer for an unknown client, a wrong secret and a deactivated client alike.
+    status_code = 401
+    problem_type = "invalid-client"
+    title = "Invalid client credentials"
+
+    def __init__(self) -> None:
+        super().__init__("The client id or the client secret is not right.")

@@ -116,3 +116,33 @@ def invitation_retry_after(*, address: str) -> int:
 
 def invitation_failure_record(*, address: str) -> bool:
     return _fail(_invitation_address(), _digest(address))
+
+
+def _service_pair() -> Limit:
+    return Limit(
+        "service-pair",
+        settings.LOGIN_FAILURES_PER_ACCOUNT,
+        settings.LOGIN_FAILURE_WINDOW_SECONDS,
+        settings.LOGIN_LOCKOUT_SECONDS,
+    )
+
+
+# A service client's secret is guessed like a password: the same limits, and the same per-address
+# count as sign-ins, so one address cannot try both at double the rate.
+
+
+def service_token_retry_after(*, client_id: str, address: str) -> int:
+    return max(
+        _retry_after(_service_pair(), _digest(client_id, address)),
+        _retry_after(_login_address(), _digest(address)),
+    )
+
+
+def service_token_failure_record(*, client_id: str, address: str) -> bool:
+    pair_locked = _fail(_service_pair(), _digest(client_id, address))
+    address_locked = _fail(_login_address(), _digest(address))
+    return pair_locked or address_locked
+
+
+def service_token_success_record(*, client_id: str, address: str) -> None:
+    _clear(_service_pair(), _digest(client_id, address))

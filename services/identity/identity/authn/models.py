@@ -30,3 +30,26 @@ class RefreshToken(models.Model):
 
     def __str__(self) -> str:
         return f"refresh token {self.id} (family {self.family})"
+
+
+class ServiceClient(models.Model):
+    """A service that calls other services over HTTP (e.g. outcomes reading diary's export). It
+    trades its id and secret for short-lived access tokens with the role "service".
+
+    Only the SHA-256 of the secret is stored. The secret is 256 random bits, so a fast hash is
+    enough: there is nothing to guess, unlike a password.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.SlugField(max_length=50, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    secret_rotated_at = models.DateTimeField()
+    last_token_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"service client {self.name}"

@@ -13,12 +13,12 @@ from django.utils import timezone
 
 from identity.accounts.models import User, normalise_email
 from identity.accounts.selectors import user_standing
-from identity.audit.services import audit_record
 from identity.authn import lockout
 from identity.authn.errors import InvalidCredentials, RefreshTokenRejected, TooManyAttempts
 from identity.authn.keys import signing_key
 from identity.authn.models import RefreshToken
 from identity.authn.tokens import access_token_encode, refresh_token_hash, refresh_token_new
+from shared.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ def access_token_encode(
     roles: list[str],
     clinic_id: uuid.UUID | None,
     issued_at: datetime,
+    service_name: str | None = None,
 ) -> str:
     now = int(issued_at.timestamp())
     claims = {
@@ -36,6 +37,8 @@ def access_token_encode(
         "exp": now + settings.ACCESS_TOKEN_SECONDS,
         "email": email,
     }
+    if service_name:
+        claims["svc"] = service_name
     return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
 

@@ -25,6 +25,8 @@ class TokenUser:
     token_id: str
     expires_at: datetime
     email: str = field(default="", compare=False)
+    # For a service's token (role "service"): the calling service's name, e.g. "outcomes".
+    service_name: str = field(default="", compare=False)
 
     is_authenticated = True
     is_anonymous = False

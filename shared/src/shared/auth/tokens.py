@@ -83,5 +83,6 @@ def _principal(claims: dict[str, Any]) -> TokenUser:
         clinic_id=clinic_id,
         token_id=str(claims["jti"]),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
-        email=str(claims.get("email", "")),
+        email=str(claims.get("email") or ""),
+        service_name=str(claims.get("svc") or ""),
     )

@@ -3,8 +3,11 @@ apps, URLconf and queue. Every deployment-specific value is read from the enviro
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlparse
+
+from django.core.exceptions import ImproperlyConfigured
 
 from shared.conf.env import (
     env_bool,
@@ -37,7 +40,7 @@ DJANGO_APPS = [
     "django.contrib.staticfiles",
 ]
 THIRD_PARTY_APPS = ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar"]
-SHARED_APPS = ["shared.outbox"]
+SHARED_APPS = ["shared.outbox", "shared.audit"]
 INSTALLED_APPS: list[str] = DJANGO_APPS + THIRD_PARTY_APPS + SHARED_APPS
 
 MIDDLEWARE = [
@@ -111,7 +114,25 @@ REST_FRAMEWORK: dict[str, object] = {
     "EXCEPTION_HANDLER": "shared.api.errors.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Counted in the cache (Redis when deployed: exact across processes); 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "shared.api.throttling.UserWriteRateThrottle",
+        "shared.api.throttling.AnonRateThrottle",
+    ],
 }
+
+
+def _env_rate(name: str, default: str) -> str:
+    value = env_str(name, default)
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate such as '120/min'.")
+    return value
+
+
+# Writes (POST/PUT/PATCH/DELETE) per authenticated caller, and requests per client address
+# without a token.
+RATE_LIMIT_USER_WRITES = _env_rate("RATE_LIMIT_USER_WRITES", "120/min")
+RATE_LIMIT_ANON = _env_rate("RATE_LIMIT_ANON", "300/min")
 SPECTACULAR_SETTINGS: dict[str, object] = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

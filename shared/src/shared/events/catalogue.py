@@ -53,6 +53,8 @@ class Field:
     required: bool = True
     choices: tuple[str, ...] = ()
     items: FieldType | None = None
+    # An array whose elements may be null (e.g. skipped questionnaire sections).
+    nullable_items: bool = False
     minimum: int | None = None
     maximum: int | None = None
 
@@ -61,6 +63,8 @@ class Field:
             text = "one of " + ", ".join(f'"{choice}"' for choice in self.choices)
         elif self.type == "array":
             text = f"array of {self.items}"
+            if self.nullable_items:
+                text += " (elements may be null)"
         else:
             text = self.type
         if self.minimum is not None and self.maximum is not None:
@@ -77,7 +81,7 @@ class Field:
         if self.type == "array":
             if not isinstance(value, list):
                 return False
-            item = Field(self.items or "string")
+            item = Field(self.items or "string", nullable=self.nullable_items)
             return all(item.accepts(element) for element in value)
         if not _is_type(self.type, value):
             return False
@@ -303,7 +307,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
     _event(
         DIARY,
         "questionnaire.completed",
-        subscribers=(OUTCOMES,),
+        subscribers=_DIARY_READERS,
         description="The patient completed a questionnaire (NRS, ODI, PGIC or RMDQ).",
         data={
             "response_id": Field("uuid", "The questionnaire response."),
@@ -321,6 +325,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
                 "array",
                 "ODI section scores 0-5, null where skipped.",
                 items="integer",
+                nullable_items=True,
                 required=False,
             ),
             "prompt_id": _PROMPT,
