@@ -105,8 +105,7 @@ def _pins(name: str) -> dict[str, str]:
     unhashed = [r.split()[0] for r in requirements if "--hash=sha256:" not in r]
     assert unhashed == [], name
     return {
-        r.split("==")[0].lower(): r.split("==")[1].split()[0].rstrip(" \\")
-        for r in requirements
+        r.split("==")[0].lower(): r.split("==")[1].split()[0].rstrip(" \\") for r in requirements
     }
 
 
