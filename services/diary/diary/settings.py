@@ -2,11 +2,21 @@
 
 from shared.conf import base
 from shared.conf.base import *
+from shared.conf.env import env_int
 
 SERVICE_NAME = "diary"
 ROOT_URLCONF = "diary.urls"
 WSGI_APPLICATION = "diary.wsgi.application"
-INSTALLED_APPS = [*base.INSTALLED_APPS]
+INSTALLED_APPS = [
+    *base.INSTALLED_APPS,
+    "diary.common",
+    "diary.patients",
+    "diary.injections",
+    "diary.entries",
+    "diary.questionnaires",
+    "diary.sync",
+    "diary.export",
+]
 CELERY_TASK_DEFAULT_QUEUE = SERVICE_NAME
 # Behind one gateway host every service would otherwise share (and clobber) one session cookie.
 SESSION_COOKIE_NAME = f"{SERVICE_NAME}_sessionid"
@@ -18,3 +28,14 @@ SPECTACULAR_SETTINGS = {
         "The phone app's pain diary: injections, pain entries, questionnaires, offline sync."
     ),
 }
+REST_FRAMEWORK = {
+    **base.REST_FRAMEWORK,
+    "DEFAULT_SCHEMA_CLASS": "diary.common.api.NestedNameAutoSchema",
+}
+
+# --- The diary's rules ------------------------------------------------------------------------
+# How far in the future a phone's timestamp may be before it is refused: phone clocks drift.
+DIARY_CLOCK_SKEW_SECONDS = env_int("DIARY_CLOCK_SKEW_SECONDS", 600, minimum=0)
+# An injection more than this after the patient's previous one starts a new course unless the
+# clinician names the course: twice the longest published interval (6 weeks, seed 001).
+DIARY_COURSE_GAP_DAYS = env_int("DIARY_COURSE_GAP_DAYS", 84, minimum=1)

@@ -1,0 +1,17 @@
+"""Every write to this table leaves a history row, made by a database trigger so that no code
+path (a bulk update, raw SQL, a management shell) can change diary data without a trace."""
+
+from django.db import migrations
+
+from shared.audit.operations import TrackHistory
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("questionnaires", "0001_initial"),
+        ("audit", "0001_initial"),
+    ]
+
+    operations = [
+        TrackHistory("questionnaireresponse", exclude=()),
+    ]
