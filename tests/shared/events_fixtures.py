@@ -25,7 +25,7 @@ from sharedtest.models import PainScore
 
 from shared.events.catalogue import utc_isoformat
 from shared.outbox.models import OutboxEvent
-from shared.outbox.services import event_publish
+from shared.outbox.services import event_publish, relay_kick_gate
 
 # Every queue a test can fill: the services' (event deliveries) and the test project's (relay
 # requests). Redis db 5 belongs to this suite alone.
@@ -75,6 +75,8 @@ def _decode(raw: bytes) -> BrokerMessage:
 def broker() -> Iterator[Broker]:
     queues = Broker(settings.CELERY_BROKER_URL)
     queues.purge()
+    # Each test starts as a fresh process would: no relay request sent a moment ago.
+    relay_kick_gate.reset()
     yield queues
     queues.purge()
     queues.client.close()

@@ -200,3 +200,19 @@ def test_an_event_kept_after_a_rolled_back_savepoint_still_requests_a_relay_run(
 
     assert list(OutboxEvent.objects.values_list("id", flat=True)) == [kept.id]
     assert broker.relay_requests() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("as_diary")
+def test_a_burst_of_writes_sends_one_relay_request_and_a_later_write_another(
+    broker: Broker, settings: Settings
+) -> None:
+    settings.OUTBOX_KICK_INTERVAL_MS = 60_000
+    for score in range(5):
+        score_and_publish(score=score, patient_id=uuid.uuid4())
+    assert broker.relay_requests() == 1
+    assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 5
+
+    settings.OUTBOX_KICK_INTERVAL_MS = 0
+    score_and_publish(score=9, patient_id=uuid.uuid4())
+    assert broker.relay_requests() == 2

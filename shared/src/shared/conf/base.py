@@ -173,6 +173,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimu
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# After a commit that wrote events, a producer asks for a relay run at most this often.
+OUTBOX_KICK_INTERVAL_MS = env_int("OUTBOX_KICK_INTERVAL_MS", 250, minimum=0)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "outbox-relay": {"task": "shared.outbox.relay", "schedule": 5.0},
     "outbox-prune": {"task": "shared.outbox.prune", "schedule": 3600.0},

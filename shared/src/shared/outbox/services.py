@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,6 +93,35 @@ def _kick_relay_after_commit(using: str) -> None:
         transaction.on_commit(outbox_relay_kick, using=using)
 
 
+class _KickGate:
+    """At most one relay request per interval from this process.
+
+    A request costs the producer a broker connection of its own (milliseconds of CPU on every
+    write). Under a burst of writes one request per interval is enough: the relay it starts takes
+    every pending row, and whatever commits just after that run's select leaves with the next
+    request or the periodic relay (CELERY_BEAT_SCHEDULE, every few seconds).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+
+    def open(self, interval: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < interval:
+                return False
+            self._last = now
+            return True
+
+    def reset(self) -> None:
+        with self._lock:
+            self._last = float("-inf")
+
+
+relay_kick_gate = _KickGate()
+
+
 def outbox_relay_kick() -> bool:
     """Ask a worker of this service to run the relay now; return whether the request was sent.
 
@@ -100,6 +131,8 @@ def outbox_relay_kick() -> bool:
     app = current_app
     if app.conf.task_always_eager:
         # Eagerly, the relay and the consumers would run here, in the producer's process.
+        return False
+    if not relay_kick_gate.open(settings.OUTBOX_KICK_INTERVAL_MS / 1000):
         return False
     try:
         # A connection of its own: the pooled one retries for seconds when the broker is down.
