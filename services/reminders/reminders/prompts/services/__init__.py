@@ -1,0 +1,1 @@
+"""Writes of the prompts app, by concern: planning, dispatch, answering, receipts."""
