@@ -21,7 +21,13 @@ from sharedtest.models import PainScore
 from shared.events.catalogue import InvalidEvent, UnknownEventType
 from shared.events.testing import published_envelopes
 from shared.outbox.models import OutboxEvent
-from shared.outbox.services import OutboxUsageError, event_publish, outbox_relay
+from shared.outbox.services import (
+    NewEvent,
+    OutboxUsageError,
+    event_publish,
+    event_publish_many,
+    outbox_relay,
+)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -216,3 +222,50 @@ def test_a_burst_of_writes_sends_one_relay_request_and_a_later_write_another(
     settings.OUTBOX_KICK_INTERVAL_MS = 0
     score_and_publish(score=9, patient_id=uuid.uuid4())
     assert broker.relay_requests() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("as_diary")
+def test_many_events_are_written_together_and_read_back_as_the_envelopes_returned(
+    broker: Broker,
+) -> None:
+    patients = [uuid.uuid4() for _ in range(3)]
+
+    with transaction.atomic():
+        envelopes = event_publish_many(
+            [NewEvent("diary.entry.logged", p, entry_logged_data(p)) for p in patients]
+        )
+
+    stored = {str(row.id): row.envelope() for row in OutboxEvent.objects.all()}
+    assert sorted(stored) == sorted(e["id"] for e in envelopes)
+    assert all(stored[e["id"]] == e for e in envelopes)
+    assert broker.relay_requests() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("as_diary")
+def test_one_invalid_event_in_a_batch_writes_none_of_it() -> None:
+    good, bad = uuid.uuid4(), uuid.uuid4()
+    data = entry_logged_data(bad)
+    data["nrs"] = "seven"
+
+    with pytest.raises(InvalidEvent), transaction.atomic():
+        event_publish_many(
+            [
+                NewEvent("diary.entry.logged", good, entry_logged_data(good)),
+                NewEvent("diary.entry.logged", bad, data),
+            ]
+        )
+
+    assert not OutboxEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("as_diary")
+def test_many_events_outside_a_transaction_are_refused() -> None:
+    patient_id = uuid.uuid4()
+    with pytest.raises(OutboxUsageError):
+        event_publish_many(
+            [NewEvent("diary.entry.logged", patient_id, entry_logged_data(patient_id))]
+        )
+    assert not OutboxEvent.objects.exists()

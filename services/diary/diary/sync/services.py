@@ -32,10 +32,10 @@ from diary.patients.services import patient_for_write
 from diary.questionnaires import services as questionnaire_services
 from diary.questionnaires.models import QuestionnaireResponse
 from diary.questionnaires.validation import validate_response
-from diary.sync.bulk import insert_new, model_values
 from diary.sync.errors import TooManyItems
-from diary.sync.outbox import NewEvent, events_publish
 from shared.auth.principal import TokenUser
+from shared.db.bulk import insert_new, model_values
+from shared.outbox.services import NewEvent, event_publish_many
 
 # Cost of one batch: about 0.15 ms of CPU per item (checks, digest, event) plus a handful of
 # statements, in one transaction that holds the new ids' index entries until it commits. 500
@@ -196,7 +196,7 @@ def _store(
             events.append(NewEvent(item.kind.event_type, patient.id, data))
         else:
             results[item.index] = _compare(item, stored.get(key))
-    events_publish(events)
+    event_publish_many(events)
 
 
 def _compare(item: _Item, row: ClientCreatedRecord | None) -> ItemResult:

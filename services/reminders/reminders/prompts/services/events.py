@@ -8,14 +8,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
-
 from reminders.prompts.models import Prompt
-from shared.events.catalogue import utc_isoformat, validate_envelope
-from shared.outbox.models import OutboxEvent
-from shared.outbox.services import OutboxUsageError, event_publish, outbox_relay_kick
+from shared.events.catalogue import utc_isoformat
+from shared.outbox.services import NewEvent, event_publish, event_publish_many
 
 PROMPT_SENT = "reminders.prompt.sent"
 PROMPT_ANSWERED = "reminders.prompt.answered"
@@ -31,34 +26,8 @@ def _ref(prompt: Prompt) -> dict[str, str]:
 
 
 def publish_many(events: Sequence[tuple[str, uuid.UUID, dict[str, Any]]]) -> None:
-    """Many events in one INSERT, with event_publish's checks: inside the caller's transaction,
-    each envelope validated strictly against the catalogue.
-
-    A delivery task publishes hundreds of reminders.prompt.sent at once; one INSERT each took most
-    of the task's time. Like event_publish, it asks for one relay run after commit.
-    """
-    if not events:
-        return
-    if not transaction.get_connection().in_atomic_block:
-        raise OutboxUsageError("events must be published inside transaction.atomic()")
-    now = timezone.now()
-    rows = [
-        OutboxEvent(
-            type=type,
-            version=1,
-            occurred_at=now,
-            producer=settings.SERVICE_NAME,
-            subject=str(subject),
-            data=data,
-        )
-        for type, subject, data in events
-    ]
-    for row in rows:
-        validate_envelope(row.envelope())
-    OutboxEvent.objects.bulk_create(rows)
-    pending = transaction.get_connection().run_on_commit
-    if not any(callback is outbox_relay_kick for _, callback, _ in pending):
-        transaction.on_commit(outbox_relay_kick)
+    """Many events in one INSERT, in the caller's transaction (see event_publish_many)."""
+    event_publish_many([NewEvent(type, subject, data) for type, subject, data in events])
 
 
 def sent_event(prompt: Prompt) -> tuple[str, uuid.UUID, dict[str, Any]]:
