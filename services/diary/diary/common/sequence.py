@@ -15,10 +15,14 @@ reader that pages by ``server_seq > cursor`` must not move its cursor past numbe
 commit. So that a reader can wait for them, ``reserve`` first takes the advisory lock
 ``WRITER_BARRIER_KEY`` in shared mode, held until the writer's transaction ends: once a reader
 has been granted it exclusively, every number handed out before has committed or rolled back
-(see diary.export.horizon and docs/adr/0007-diary-data-model.md).
+(see diary.export.horizon and docs/adr/0007-diary-data-model.md). A statement that numbers its
+own rows (``numbering_statement``, the creates of diary.common.creation) takes the same lock
+first, in the same statement.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from django.db import connections
 
@@ -58,6 +62,35 @@ def reserve(count: int, *, using: str = "default") -> list[int]:
             last = int(cursor.fetchone()[0])
             return list(range(last - count + 1, last + 1))
     raise NotImplementedError(f"no server sequence for the {connection.vendor} database")
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """How one PostgreSQL statement numbers the rows it inserts, as ``reserve`` would.
+
+    ``WITH <cte>`` takes the writer barrier; the statement names ``source`` in the FROM list of
+    the SELECT that feeds its INSERT (so the barrier is held before any row exists to be
+    numbered) and gives each row ``next_value``. ``params`` belong to the CTE.
+    """
+
+    cte: str
+    params: tuple[object, ...]
+    source: str
+    next_value: str
+
+
+def numbering_statement(*, using: str = "default") -> Numbering:
+    """PostgreSQL: the parts of an ``INSERT ... SELECT`` that numbers its own rows, in one round
+    trip instead of reserving first. The statement is one transaction by itself, or part of the
+    caller's: either way the barrier is held until the rows commit or roll back."""
+    if connections[using].vendor != "postgresql":
+        raise NotImplementedError("statements number their own rows on PostgreSQL only")
+    return Numbering(
+        cte="diary_writer_barrier AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(%s))",
+        params=(WRITER_BARRIER_KEY,),
+        source="diary_writer_barrier",
+        next_value=f"nextval('{SEQUENCE_NAME}')",
+    )
 
 
 def next_value(*, using: str = "default") -> int:

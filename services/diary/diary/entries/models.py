@@ -17,7 +17,10 @@ class PainEntry(ClientCreatedRecord):
     """
 
     id = models.UUIDField(primary_key=True, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="pain_entries")
+    # No index of its own: the (patient, occurred_at) index below serves every lookup by patient.
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="pain_entries", db_index=False
+    )
     occurred_at = models.DateTimeField()
     timezone = models.CharField(max_length=64)
     nrs_now = models.PositiveSmallIntegerField(help_text="Pain now, 0 (none) to 10 (worst).")
@@ -30,13 +33,21 @@ class PainEntry(ClientCreatedRecord):
     side_effects = models.JSONField(default=list, blank=True)
     red_flag = models.BooleanField(default=False, help_text="Any side effect is a red flag.")
     co_treatments = models.JSONField(default=list, blank=True)
-    prompt_id = models.UUIDField(null=True, blank=True, db_index=True)
+    prompt_id = models.UUIDField(null=True, blank=True)
     note = models.TextField(max_length=NOTE_MAX_LENGTH, blank=True)
 
     class Meta:
         ordering = ["occurred_at", "server_seq"]
         verbose_name_plural = "pain entries"
-        indexes = [models.Index(fields=["patient", "occurred_at"], name="entry_patient_time")]
+        indexes = [
+            models.Index(fields=["patient", "occurred_at"], name="entry_patient_time"),
+            # Most entries answer no prompt: only those that do are indexed.
+            models.Index(
+                fields=["prompt_id"],
+                name="entry_prompt",
+                condition=models.Q(prompt_id__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"entry {self.id}"

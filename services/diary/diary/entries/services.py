@@ -1,23 +1,32 @@
 """Writes of pain entries. Each write is one transaction with its event, and takes a new number of
-the server sequence. The offline sync calls ``entries_log`` with a whole batch."""
+the server sequence. Creates go through ``diary.common.creation``: one from the API
+(``entry_create``), or a batch of the offline sync (``ENTRY``), with the same candidates, digest
+and event."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from diary.common import sequence
-from diary.common.creation import Outcome, create_idempotent, written_or_raise
+from diary.common.creation import Candidate, Kind, Writer, log_one
 from diary.common.errors import AlreadyDeleted, InvalidInput, VersionMismatch
-from diary.common.idempotency import Written, canonical_digest
+from diary.common.idempotency import Written, canonical_digest, canonical_plain
 from diary.common.prompts import PROMPT_TAKEN, prompt_ids_of_others
 from diary.common.validation import error
 from diary.entries.models import PainEntry
 from diary.entries.validation import CLIENT_FIELDS, CORRECTION_RULES, entry_derived
+from diary.patients.errors import PatientNotEnrolled
 from diary.patients.models import Patient
+from diary.patients.services import patient_for_write
+from shared.auth.principal import TokenUser
 from shared.events.catalogue import utc_isoformat
 from shared.outbox.services import event_publish
 
@@ -31,69 +40,186 @@ def entry_digest(cleaned: dict[str, Any], *, patient_id: uuid.UUID) -> str:
     return canonical_digest(cleaned, CLIENT_FIELDS, owner=patient_id)
 
 
-def entry_event_data(entry: PainEntry, *, clinic_id: uuid.UUID) -> dict[str, Any]:
+# How canonical_digest's json.dumps spells a value inside its document.
+_spell = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _json(value: Any) -> str:
+    """A value as ``canonical_digest`` spells it inside its document."""
+    return _spell(canonical_plain(value))
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str:
+        raise TypeError
+    return _spell(value)
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "null"
+    if type(value) is not int:
+        raise TypeError
+    return str(value)
+
+
+def entry_digests(items: Sequence[dict[str, Any]], *, patient_id: uuid.UUID) -> list[str]:
+    """``entry_digest`` of many creates: the same canonical document, written out field by field
+    in its sorted order (no intermediate document), and each code list or medication list the
+    items share spelled once."""
+    owner = json.dumps(str(patient_id))
+    spelled: dict[int, str] = {}
+
+    def shared(value: Any) -> str:
+        text = spelled.get(id(value))
+        if text is None:
+            text = spelled[id(value)] = _json(value)
+        return text
+
+    digests = []
+    for cleaned in items:
+        try:
+            occurred_at, prompt_id = cleaned["occurred_at"], cleaned["prompt_id"]
+            if (
+                type(cleaned["id"]) is not uuid.UUID
+                or type(occurred_at) is not datetime
+                or not (prompt_id is None or type(prompt_id) is uuid.UUID)
+            ):
+                raise TypeError
+            document = "".join(
+                (
+                    '{"__owner":',
+                    owner,
+                    ',"body_regions":',
+                    shared(cleaned["body_regions"]),
+                    ',"co_treatments":',
+                    shared(cleaned["co_treatments"]),
+                    ',"id":"',
+                    str(cleaned["id"]),
+                    '","medications":',
+                    shared(cleaned["medications"]),
+                    ',"note":',
+                    _text(cleaned["note"]),
+                    ',"nrs_average_7d":',
+                    _number(cleaned["nrs_average_7d"]),
+                    ',"nrs_now":',
+                    _number(cleaned["nrs_now"]),
+                    ',"nrs_worst_24h":',
+                    _number(cleaned["nrs_worst_24h"]),
+                    ',"occurred_at":"',
+                    occurred_at.isoformat(timespec="microseconds"),
+                    '","prompt_id":',
+                    "null" if prompt_id is None else '"' + str(prompt_id) + '"',
+                    ',"side_effects":',
+                    shared(cleaned["side_effects"]),
+                    ',"timezone":',
+                    _text(cleaned["timezone"]),
+                    "}",
+                )
+            )
+        except (KeyError, TypeError):
+            digests.append(entry_digest(cleaned, patient_id=patient_id))
+            continue
+        digests.append(hashlib.sha256(document.encode("utf-8")).hexdigest())
+    return digests
+
+
+def _event_data(
+    entry_id: uuid.UUID, patient_id: str, clinic_id: str, values: Mapping[str, Any]
+) -> dict[str, Any]:
     """The event's view of an entry: codes and scores only, never the note or medication names."""
+    prompt_id = values["prompt_id"]
     return {
-        "entry_id": str(entry.id),
-        "patient_id": str(entry.patient_id),
-        "clinic_id": str(clinic_id),
-        "recorded_at": utc_isoformat(entry.occurred_at),
-        "nrs": entry.nrs_now,
-        "prompt_id": str(entry.prompt_id) if entry.prompt_id else None,
-        "nsaid": entry.nsaid,
-        "side_effects": list(entry.side_effects),
-        "red_flag": entry.red_flag,
-        "co_treatments": list(entry.co_treatments),
+        "entry_id": str(entry_id),
+        "patient_id": patient_id,
+        "clinic_id": clinic_id,
+        "recorded_at": utc_isoformat(values["occurred_at"]),
+        "nrs": values["nrs_now"],
+        "prompt_id": str(prompt_id) if prompt_id else None,
+        "nsaid": values["nsaid"],
+        "side_effects": list(values["side_effects"]),
+        "red_flag": values["red_flag"],
+        "co_treatments": list(values["co_treatments"]),
     }
 
 
-def entry_candidate(patient: Patient, cleaned: dict[str, Any]) -> PainEntry:
-    values = {name: cleaned[name] for name in CLIENT_FIELDS}
-    values.update(entry_derived(values))
-    return PainEntry(
-        patient=patient, **values, create_digest=entry_digest(cleaned, patient_id=patient.id)
+_EVENT_FIELDS = (
+    "occurred_at",
+    "nrs_now",
+    "prompt_id",
+    "nsaid",
+    "side_effects",
+    "red_flag",
+    "co_treatments",
+)
+
+
+def entry_event_data(entry: PainEntry, *, clinic_id: uuid.UUID) -> dict[str, Any]:
+    """The event's view of a stored entry (see ``_event_data``)."""
+    values = {name: getattr(entry, name) for name in _EVENT_FIELDS}
+    return _event_data(entry.id, str(entry.patient_id), str(clinic_id), values)
+
+
+# The client's fields a row stores besides its id.
+_VALUE_FIELDS = tuple(name for name in CLIENT_FIELDS if name != "id")
+
+
+def entry_candidates(items: Sequence[dict[str, Any]], patient_id: uuid.UUID) -> list[Candidate]:
+    """Creates cleaned by ``validate_entry`` (or ``validate_entries``) as rows to insert: the
+    client's fields, what the server derives from them, and the create's digest. A medication
+    list or side-effect set shared by several items is derived once."""
+    derived_from: dict[tuple[str, int], dict[str, Any]] = {}
+    candidates = []
+    for cleaned, digest in zip(items, entry_digests(items, patient_id=patient_id), strict=True):
+        values = {name: cleaned[name] for name in _VALUE_FIELDS}
+        for name in ("medications", "side_effects"):
+            key = (name, id(values[name]))
+            derived = derived_from.get(key)
+            if derived is None:
+                derived = derived_from[key] = entry_derived({name: values[name]})
+            values.update(derived)
+        candidates.append(Candidate(cleaned["id"], digest, values))
+    return candidates
+
+
+def entries_events_data(
+    candidates: Sequence[Candidate], patient_id: uuid.UUID, clinic_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The ``diary.entry.logged`` data of created candidates (see ``_event_data``)."""
+    patient, clinic = str(patient_id), str(clinic_id)
+    return [
+        _event_data(candidate.pk, patient, clinic, candidate.values) for candidate in candidates
+    ]
+
+
+ENTRY: Kind[PainEntry] = Kind(
+    model=PainEntry,
+    what="entry",
+    candidates=entry_candidates,
+    event_type=EVENT_LOGGED,
+    events_data=entries_events_data,
+)
+
+
+def entry_create(*, user: TokenUser, values: dict[str, Any]) -> Written[PainEntry]:
+    """The patient's new entry (cleaned by ``validate_entry``), in one transaction with its event;
+    a repeat of the same create returns the stored entry with ``created`` False. A patient the
+    diary does not know yet is created from the token. Raises ``IdConflict``, ``AlreadyDeleted``,
+    ``InvalidInput`` (a prompt another patient answered), ``PatientErased`` or
+    ``PatientNotEnrolled``."""
+    if user.clinic_id is None:
+        raise PatientNotEnrolled()
+    writer = Writer(
+        user.id,
+        user.clinic_id,
+        lambda: patient_for_write(user=user, timezone_name=values["timezone"]),
     )
-
-
-@transaction.atomic
-def entries_log(*, patient: Patient, items: list[dict[str, Any]]) -> list[Outcome[PainEntry]]:
-    """Store a batch of the patient's new entries, each cleaned by ``validate_entry``.
-
-    One outcome per item, in order (see ``diary.common.creation.Outcome``): an entry already
-    stored with the same content is a duplicate and writes nothing; the id with other content is
-    a conflict; a prompt another patient answered makes the item invalid. One event per created
-    entry, in this transaction.
-    """
-    now = timezone.now()
-    taken = prompt_ids_of_others(patient.id, (item.get("prompt_id") for item in items))
-    accepted: list[PainEntry] = []
-    outcomes: list[Outcome[PainEntry] | None] = []
-    for item in items:
-        if item.get("prompt_id") in taken:
-            outcomes.append(
-                Outcome(item["id"], "invalid", errors=[error("prompt_id", PROMPT_TAKEN)])
-            )
-        else:
-            accepted.append(entry_candidate(patient, item))
-            outcomes.append(None)
-    created = iter(create_idempotent(PainEntry, accepted, now=now))
-    result = [outcome if outcome is not None else next(created) for outcome in outcomes]
-    for outcome in result:
-        if outcome.status == "created" and outcome.obj is not None:
-            event_publish(
-                type=EVENT_LOGGED,
-                subject=patient.id,
-                data=entry_event_data(outcome.obj, clinic_id=patient.clinic_id),
-            )
-    return result
+    return log_one(ENTRY, values, writer=writer)
 
 
 def entry_log(*, patient: Patient, values: dict[str, Any]) -> Written[PainEntry]:
-    """Store one new entry (cleaned by ``validate_entry``); a repeat of the same create returns the
-    stored entry with ``created`` False. Raises ``IdConflict``, ``AlreadyDeleted`` or
-    ``InvalidInput`` where ``entries_log`` reports conflict, deleted or invalid."""
-    outcome = entries_log(patient=patient, items=[values])[0]
-    return written_or_raise(outcome, "entry")
+    """``entry_create`` for a patient the diary knows."""
+    return log_one(ENTRY, values, writer=Writer(patient.id, patient.clinic_id, lambda: patient))
 
 
 def _locked(entry: PainEntry, expected_version: int | None) -> PainEntry:

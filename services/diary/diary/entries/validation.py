@@ -24,7 +24,9 @@ from diary.common.validation import (
     check_text,
     check_timezone,
     check_uuid,
+    clock_skew_tolerance,
     error,
+    is_timezone,
     validate_fields,
 )
 from diary.entries.choices import BODY_REGIONS, SIDE_EFFECTS, is_red_flag
@@ -147,3 +149,125 @@ def entry_derived(cleaned: dict[str, Any]) -> dict[str, Any]:
     if "side_effects" in cleaned:
         derived["red_flag"] = is_red_flag(cleaned["side_effects"])
     return derived
+
+
+# --- Many entries at once ---------------------------------------------------------------------
+# The offline sync checks hundreds of entries per request. ``validate_entries`` gives each item
+# exactly what ``validate_entry`` gives it, faster: the checks above are called directly, without
+# the rule table's dispatch, and each distinct code list or medication list of the batch is
+# checked once (a phone's backlog repeats the same few), so most of an item costs a few dictionary
+# look-ups. An item any check refuses, or whose shape is unusual, is checked again by
+# ``validate_entry``, which words its errors; so the answers are always the same.
+
+_ACCEPTED = frozenset(RULES) | SERVER_FIELDS
+_REQUIRED = frozenset(name for name, rule in RULES.items() if rule.required)
+_CODE_LISTS = {
+    "body_regions": BODY_REGIONS,
+    "side_effects": SIDE_EFFECTS,
+    "co_treatments": CO_TREATMENTS,
+}
+
+
+class _Refused(Exception):
+    """This item goes the long way (``validate_entry``)."""
+
+
+def _memo(check: Any) -> Any:
+    """``check`` of one value, remembered for the batch by a hashable key of the value."""
+    seen: dict[Any, Any] = {}
+
+    def checked(value: Any, key: Any) -> Any:
+        try:
+            result = seen[key]
+        except KeyError:
+            try:
+                result = check(value)
+            except Invalid:
+                result = _Refused
+            seen[key] = result
+        except TypeError:  # not hashable after all: check it alone
+            try:
+                result = check(value)
+            except Invalid:
+                result = _Refused
+        if result is _Refused:
+            raise _Refused
+        return result
+
+    return checked
+
+
+def _code_list(choices: frozenset[str]) -> Any:
+    memo = _memo(lambda value: check_choice_list(value, choices))
+
+    def clean(value: Any) -> list[str]:
+        if value is None:
+            return []
+        if type(value) is not list:
+            raise _Refused
+        result: list[str] = memo(value, tuple(value))
+        return result
+
+    return clean
+
+
+def _medication_key(value: Any) -> tuple[Any, ...]:
+    if type(value) is not list or not all(type(item) is dict for item in value):
+        raise _Refused
+    return tuple(tuple(item.items()) for item in value)
+
+
+def _optional_nrs(value: Any) -> int | None:
+    if value is None:
+        return None
+    if type(value) is int and NRS_MIN <= value <= NRS_MAX:
+        return value
+    raise _Refused
+
+
+def validate_entries(
+    items: list[Any], *, now: datetime | None = None
+) -> list[tuple[dict[str, Any], list[Error]]]:
+    """``validate_entry`` of each item (a create body), for a whole batch: one (cleaned values,
+    errors) per item, in order. Cleaned values of different items may share list objects: they
+    are read, never changed."""
+    now = now or timezone.now()
+    latest = now + clock_skew_tolerance()
+    code_lists = {name: _code_list(choices) for name, choices in _CODE_LISTS.items()}
+    medications = _memo(check_medications)
+    results: list[tuple[dict[str, Any], list[Error]] | None] = [None] * len(items)
+    for index, data in enumerate(items):
+        if type(data) is not dict or not (data.keys() >= _REQUIRED and _ACCEPTED.issuperset(data)):
+            results[index] = validate_entry(data, now=now)
+            continue
+        get = data.get
+        try:
+            nrs_now = data["nrs_now"]
+            if type(nrs_now) is not int or not NRS_MIN <= nrs_now <= NRS_MAX:
+                raise _Refused
+            zone = data["timezone"]
+            if not is_timezone(zone):
+                raise _Refused
+            occurred_at = check_aware_datetime(data["occurred_at"])
+            if occurred_at > latest:
+                raise _Refused
+            meds = get("medications")
+            cleaned = {
+                "id": check_uuid(data["id"]),
+                "occurred_at": occurred_at,
+                "timezone": zone,
+                "nrs_now": nrs_now,
+                "nrs_worst_24h": _optional_nrs(get("nrs_worst_24h")),
+                "nrs_average_7d": _optional_nrs(get("nrs_average_7d")),
+                "body_regions": code_lists["body_regions"](get("body_regions")),
+                "medications": [] if meds is None else medications(meds, _medication_key(meds)),
+                "side_effects": code_lists["side_effects"](get("side_effects")),
+                "co_treatments": code_lists["co_treatments"](get("co_treatments")),
+                "prompt_id": None if get("prompt_id") is None else check_uuid(data["prompt_id"]),
+                "note": "" if get("note") is None else check_text(data["note"], NOTE_MAX_LENGTH),
+            }
+        except (_Refused, Invalid, TypeError):
+            results[index] = validate_entry(data, now=now)
+            continue
+        results[index] = (cleaned, [])
+    return [result for result in results if result is not None]

@@ -29,7 +29,6 @@ from diary.common.audit import record_read
 from diary.common.errors import InvalidInput
 from diary.common.validation import error
 from diary.patients.selectors import patient_get_visible
-from diary.patients.services import patient_for_write
 from diary.questionnaires import selectors, services
 from diary.questionnaires.instruments import CODES, INSTRUMENTS
 from diary.questionnaires.models import INSTRUMENT_CHOICES, QuestionnaireResponse
@@ -168,8 +167,7 @@ class ResponseListApi(GenericAPIView[QuestionnaireResponse]):
             raise PermissionDenied("Only a patient completes questionnaires.")
         cleaned, errors = validate_response(body_object(request))
         raise_invalid(errors)
-        patient = patient_for_write(user=user, timezone_name=cleaned["timezone"])
-        written = services.questionnaire_response_record(patient=patient, values=cleaned)
+        written = services.questionnaire_response_create(user=user, values=cleaned)
         data = ResponseOutputSerializer(written.obj).data
         if written.created:
             response = Response(data, status=status.HTTP_201_CREATED)

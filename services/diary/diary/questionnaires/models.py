@@ -14,8 +14,9 @@ class QuestionnaireResponse(ClientCreatedRecord):
     score the server computed from them. The id comes from the phone."""
 
     id = models.UUIDField(primary_key=True, editable=False)
+    # No index of its own: the (patient, occurred_at) index below serves every lookup by patient.
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="questionnaire_responses"
+        Patient, on_delete=models.CASCADE, related_name="questionnaire_responses", db_index=False
     )
     instrument = models.CharField(max_length=16, choices=INSTRUMENT_CHOICES)
     instrument_version = models.CharField(max_length=16)
@@ -23,12 +24,18 @@ class QuestionnaireResponse(ClientCreatedRecord):
     score = models.FloatField()
     occurred_at = models.DateTimeField()
     timezone = models.CharField(max_length=64)
-    prompt_id = models.UUIDField(null=True, blank=True, db_index=True)
+    prompt_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
         ordering = ["occurred_at", "server_seq"]
         indexes = [
             models.Index(fields=["patient", "occurred_at"], name="response_patient_time"),
+            # Most responses answer no prompt: only those that do are indexed.
+            models.Index(
+                fields=["prompt_id"],
+                name="response_prompt",
+                condition=models.Q(prompt_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

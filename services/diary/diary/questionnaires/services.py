@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
-
-from diary.common.creation import Outcome, create_idempotent, written_or_raise
+from diary.common.creation import Candidate, Kind, Writer, log_one
 from diary.common.idempotency import Written, canonical_digest
-from diary.common.prompts import PROMPT_TAKEN, prompt_ids_of_others
-from diary.common.validation import error
+from diary.patients.errors import PatientNotEnrolled
 from diary.patients.models import Patient
+from diary.patients.services import patient_for_write
 from diary.questionnaires.instruments import instrument_get
 from diary.questionnaires.models import QuestionnaireResponse
 from diary.questionnaires.validation import CLIENT_FIELDS
+from shared.auth.principal import TokenUser
 from shared.events.catalogue import utc_isoformat
-from shared.outbox.services import event_publish
 
 EVENT_COMPLETED = "diary.questionnaire.completed"
 
@@ -27,72 +25,91 @@ def response_digest(cleaned: dict[str, Any], *, patient_id: uuid.UUID) -> str:
     return canonical_digest(cleaned, CLIENT_FIELDS, owner=patient_id)
 
 
-def response_event_data(response: QuestionnaireResponse, *, clinic_id: uuid.UUID) -> dict[str, Any]:
+def _event_data(
+    response_id: uuid.UUID, patient_id: str, clinic_id: str, values: Mapping[str, Any]
+) -> dict[str, Any]:
+    prompt_id = values["prompt_id"]
     data: dict[str, Any] = {
-        "response_id": str(response.id),
-        "patient_id": str(response.patient_id),
-        "clinic_id": str(clinic_id),
-        "instrument": response.instrument,
-        "completed_at": utc_isoformat(response.occurred_at),
-        "score": response.score,
-        "prompt_id": str(response.prompt_id) if response.prompt_id else None,
+        "response_id": str(response_id),
+        "patient_id": patient_id,
+        "clinic_id": clinic_id,
+        "instrument": values["instrument"],
+        "completed_at": utc_isoformat(values["occurred_at"]),
+        "score": values["score"],
+        "prompt_id": str(prompt_id) if prompt_id else None,
     }
-    instrument = instrument_get(response.instrument, response.instrument_version)
+    instrument = instrument_get(values["instrument"], values["instrument_version"])
     if instrument is not None and instrument.report_sections:
-        data["section_scores"] = list(response.answers)
+        data["section_scores"] = list(values["answers"])
     return data
 
 
-def response_candidate(patient: Patient, cleaned: dict[str, Any]) -> QuestionnaireResponse:
-    return QuestionnaireResponse(
-        id=cleaned["id"],
-        patient=patient,
-        instrument=cleaned["instrument"],
-        instrument_version=cleaned["instrument_version"],
-        answers=cleaned["answers"],
-        score=cleaned["score"],
-        occurred_at=cleaned["occurred_at"],
-        timezone=cleaned["timezone"],
-        prompt_id=cleaned.get("prompt_id"),
-        create_digest=response_digest(cleaned, patient_id=patient.id),
+# A response's fields besides its id and patient, as a create stores them.
+_FIELDS = (
+    "instrument",
+    "instrument_version",
+    "answers",
+    "score",
+    "occurred_at",
+    "timezone",
+    "prompt_id",
+)
+
+
+def response_event_data(response: QuestionnaireResponse, *, clinic_id: uuid.UUID) -> dict[str, Any]:
+    values = {name: getattr(response, name) for name in _FIELDS}
+    return _event_data(response.id, str(response.patient_id), str(clinic_id), values)
+
+
+def response_candidates(items: Sequence[dict[str, Any]], patient_id: uuid.UUID) -> list[Candidate]:
+    """Completed questionnaires cleaned by ``validate_response`` as rows to insert."""
+    return [
+        Candidate(
+            cleaned["id"],
+            response_digest(cleaned, patient_id=patient_id),
+            {name: cleaned.get(name) for name in _FIELDS},
+        )
+        for cleaned in items
+    ]
+
+
+def responses_events_data(
+    candidates: Sequence[Candidate], patient_id: uuid.UUID, clinic_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    patient, clinic = str(patient_id), str(clinic_id)
+    return [
+        _event_data(candidate.pk, patient, clinic, candidate.values) for candidate in candidates
+    ]
+
+
+RESPONSE: Kind[QuestionnaireResponse] = Kind(
+    model=QuestionnaireResponse,
+    what="questionnaire response",
+    candidates=response_candidates,
+    event_type=EVENT_COMPLETED,
+    events_data=responses_events_data,
+)
+
+
+def questionnaire_response_create(
+    *, user: TokenUser, values: dict[str, Any]
+) -> Written[QuestionnaireResponse]:
+    """The patient's completed questionnaire (cleaned by ``validate_response``), in one
+    transaction with its event; repeats, conflicts and refusals as for
+    ``diary.entries.services.entry_create``."""
+    if user.clinic_id is None:
+        raise PatientNotEnrolled()
+    writer = Writer(
+        user.id,
+        user.clinic_id,
+        lambda: patient_for_write(user=user, timezone_name=values["timezone"]),
     )
-
-
-@transaction.atomic
-def questionnaire_responses_record(
-    *, patient: Patient, items: list[dict[str, Any]]
-) -> list[Outcome[QuestionnaireResponse]]:
-    """Store a batch of the patient's completed questionnaires, each cleaned by
-    ``validate_response``: one outcome per item, in order, with the same rules as
-    ``diary.entries.services.entries_log``; one ``diary.questionnaire.completed`` per created one.
-    """
-    now = timezone.now()
-    taken = prompt_ids_of_others(patient.id, (item.get("prompt_id") for item in items))
-    accepted: list[QuestionnaireResponse] = []
-    outcomes: list[Outcome[QuestionnaireResponse] | None] = []
-    for item in items:
-        if item.get("prompt_id") in taken:
-            outcomes.append(
-                Outcome(item["id"], "invalid", errors=[error("prompt_id", PROMPT_TAKEN)])
-            )
-        else:
-            accepted.append(response_candidate(patient, item))
-            outcomes.append(None)
-    created = iter(create_idempotent(QuestionnaireResponse, accepted, now=now))
-    result = [outcome if outcome is not None else next(created) for outcome in outcomes]
-    for outcome in result:
-        if outcome.status == "created" and outcome.obj is not None:
-            event_publish(
-                type=EVENT_COMPLETED,
-                subject=patient.id,
-                data=response_event_data(outcome.obj, clinic_id=patient.clinic_id),
-            )
-    return result
+    return log_one(RESPONSE, values, writer=writer)
 
 
 def questionnaire_response_record(
     *, patient: Patient, values: dict[str, Any]
 ) -> Written[QuestionnaireResponse]:
-    """Store one completed questionnaire; see ``entry_log`` for repeats and conflicts."""
-    outcome = questionnaire_responses_record(patient=patient, items=[values])[0]
-    return written_or_raise(outcome, "questionnaire response")
+    """``questionnaire_response_create`` for a patient the diary knows."""
+    writer = Writer(patient.id, patient.clinic_id, lambda: patient)
+    return log_one(RESPONSE, values, writer=writer)

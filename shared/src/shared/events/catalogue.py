@@ -12,10 +12,12 @@ version before any producer sends it.
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any, Literal
 
 Envelope = dict[str, Any]
@@ -449,3 +451,171 @@ def validate_envelope(envelope: Any, *, allow_unknown_fields: bool = False) -> E
     if problems:
         raise InvalidEvent(problems)
     return spec
+
+
+# --- Many envelopes at once -------------------------------------------------------------------
+# A producer that publishes hundreds of events in one transaction (an offline sync) checks them
+# with ``validate_envelopes``: the same rules as ``validate_envelope``, decided per column (every
+# event's ``nrs``, then every event's ``entry_id``, ...) with each distinct value checked once.
+# The fast checks below only ever say "valid" where ``Field.accepts`` does; anything they doubt is
+# checked again, envelope by envelope, by ``validate_envelope``, which words the problem.
+
+# The one spelling of a UUID that _is_canonical_uuid accepts.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ENVELOPE_KEY_SET = frozenset(ENVELOPE_KEYS)
+
+_ColumnCheck = Callable[[list[Any]], bool]
+
+
+def _distinct_strings(check: Callable[[str], bool]) -> _ColumnCheck:
+    def column_ok(values: list[Any]) -> bool:
+        try:
+            distinct = set(values)
+        except TypeError:  # a list or an object where a string belongs
+            return False
+        return all(type(value) is str and check(value) for value in distinct)
+
+    return column_ok
+
+
+def _value_check(kind: FieldType, field: Field | None = None) -> Callable[[Any], bool] | None:
+    """A strict test of one non-null value of ``kind`` (None: no fast test of this kind)."""
+    low = field.minimum if field is not None else None
+    high = field.maximum if field is not None else None
+    if kind == "integer":
+        return lambda v: (
+            type(v) is int and (low is None or v >= low) and (high is None or v <= high)
+        )
+    if kind == "number":
+        return lambda v: (
+            (type(v) is int or type(v) is float)
+            and (low is None or v >= low)
+            and (high is None or v <= high)
+        )
+    if kind == "boolean":
+        return lambda v: type(v) is bool
+    if kind == "string" and not (field is not None and field.choices):
+        return lambda v: type(v) is str
+    return None
+
+
+def _column_check(field: Field) -> _ColumnCheck:
+    nullable = field.nullable
+    bounded = field.minimum is not None or field.maximum is not None
+    if bounded and field.type not in ("integer", "number"):
+        return lambda values: all(field.accepts(v) for v in values)
+    if field.type in ("uuid", "string", "datetime"):
+        if field.type == "uuid":
+            test: Callable[[str], bool] = lambda v: _CANONICAL_UUID.fullmatch(v) is not None  # noqa: E731
+        elif field.type == "datetime":
+            test = _is_utc_timestamp
+        elif field.choices:
+            choices = frozenset(field.choices)
+            test = choices.__contains__
+        else:
+            test = lambda v: True  # noqa: E731
+        strings = _distinct_strings(test)
+        return lambda values: (
+            strings([v for v in values if v is not None]) and (nullable or None not in values)
+        )
+    if field.type == "array":
+        item = _value_check(field.items or "string")
+        if item is None:
+            return lambda values: all(field.accepts(v) for v in values)
+        items_nullable = field.nullable_items
+        return lambda values: all(
+            (v is None and nullable)
+            or (
+                type(v) is list
+                and all((e is None and items_nullable) or (e is not None and item(e)) for e in v)
+            )
+            for v in values
+        )
+    one = _value_check(field.type, field)
+    if one is None:
+        return lambda values: all(field.accepts(v) for v in values)
+    return lambda values: all(
+        (v is None and nullable) or (v is not None and one(v)) for v in values
+    )
+
+
+_UUID_COLUMN = _distinct_strings(lambda v: _CANONICAL_UUID.fullmatch(v) is not None)
+_TIMESTAMP_COLUMN = _distinct_strings(_is_utc_timestamp)
+
+
+@cache
+def _data_columns(
+    name: str,
+) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, _ColumnCheck], ...]]:
+    spec = CATALOGUE[name]
+    required = frozenset(key for key, field in spec.data.items() if field.required)
+    return (
+        frozenset(spec.data),
+        required,
+        tuple((key, _column_check(field)) for key, field in spec.data.items()),
+    )
+
+
+def _all_match(envelopes: Sequence[Any]) -> bool:
+    """True only if every envelope matches the catalogue (strictly, as a producer checks)."""
+    if len(envelopes) == 1:
+        return _one_matches(envelopes[0])
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for envelope in envelopes:
+        if type(envelope) is not dict or envelope.keys() != _ENVELOPE_KEY_SET:
+            return False
+        name = envelope["type"]
+        if type(name) is not str or name not in CATALOGUE:
+            return False
+        groups.setdefault(name, []).append(envelope)
+    uuid_column, timestamps = _UUID_COLUMN, _TIMESTAMP_COLUMN
+    for name, group in groups.items():
+        spec = CATALOGUE[name]
+        known, required, checks = _data_columns(name)
+        datas = [envelope["data"] for envelope in group]
+        if not (
+            all(type(e["version"]) is int and e["version"] == spec.version for e in group)
+            and all(e["producer"] == spec.producer for e in group)
+            and uuid_column([e["id"] for e in group])
+            and uuid_column([e["subject"] for e in group])
+            and timestamps([e["occurred_at"] for e in group])
+            and all(type(data) is dict and required <= data.keys() <= known for data in datas)
+            and all(
+                data.get("patient_id", e["subject"]) == e["subject"]
+                for e, data in zip(group, datas, strict=True)
+            )
+        ):
+            return False
+        for key, check in checks:
+            if not check([data[key] for data in datas if key in data]):
+                return False
+    return True
+
+
+def _one_matches(envelope: Any) -> bool:
+    """``_all_match`` of one envelope, without building columns."""
+    if type(envelope) is not dict or envelope.keys() != _ENVELOPE_KEY_SET:
+        return False
+    name, data, subject = envelope["type"], envelope["data"], envelope["subject"]
+    spec = CATALOGUE.get(name) if type(name) is str else None
+    if spec is None or type(data) is not dict:
+        return False
+    known, required, checks = _data_columns(name)
+    return (
+        type(envelope["version"]) is int
+        and envelope["version"] == spec.version
+        and envelope["producer"] == spec.producer
+        and _UUID_COLUMN([envelope["id"], subject])
+        and _TIMESTAMP_COLUMN([envelope["occurred_at"]])
+        and required <= data.keys() <= known
+        and data.get("patient_id", subject) == subject
+        and all(check([data[key]]) for key, check in checks if key in data)
+    )
+
+
+def validate_envelopes(envelopes: Sequence[Any]) -> None:
+    """``validate_envelope`` (strictly, as a producer checks) for every envelope: raise
+    ``InvalidEvent`` for the first that does not match the catalogue."""
+    if not _all_match(envelopes):
+        for envelope in envelopes:
+            validate_envelope(envelope)

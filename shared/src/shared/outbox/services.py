@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from celery import current_app
 from django.conf import settings
@@ -15,8 +17,14 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from kombu import Connection
 
-from shared.db.bulk import insert_all
-from shared.events.catalogue import Envelope, subscribers_of, utc_isoformat, validate_envelope
+from shared.db.bulk import insert_columns, unnest_rows
+from shared.events.catalogue import (
+    Envelope,
+    subscribers_of,
+    utc_isoformat,
+    validate_envelope,
+    validate_envelopes,
+)
 from shared.outbox.models import OutboxEvent, ProcessedEvent
 
 logger = logging.getLogger(__name__)
@@ -84,14 +92,63 @@ def event_publish(
     return event
 
 
-@dataclass(frozen=True)
-class NewEvent:
-    """One event for ``event_publish_many``."""
+class NewEvent(NamedTuple):
+    """One event for ``event_publish_many`` (a tuple: hundreds are made per batch)."""
 
     type: str
     subject: uuid.UUID | str | None
     data: dict[str, Any]
     version: int = 1
+
+
+def _envelopes(events: list[NewEvent]) -> tuple[list[Envelope], datetime]:
+    """The envelopes of ``events``, exactly as OutboxEvent.envelope() will give them to the
+    relay, checked against the catalogue (``InvalidEvent`` for the first that does not match)."""
+    occurred_at = timezone.now()
+    stamp = utc_isoformat(occurred_at)
+    producer = settings.SERVICE_NAME
+    envelopes: list[Envelope] = [
+        {
+            "id": event_id,
+            "type": event.type,
+            "version": event.version,
+            "occurred_at": stamp,
+            "producer": producer,
+            "subject": str(event.subject) if event.subject else "",
+            "data": event.data,
+        }
+        for event, event_id in zip(events, _new_ids(len(events)), strict=True)
+    ]
+    validate_envelopes(envelopes)
+    return envelopes, occurred_at
+
+
+def _new_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as their canonical strings: what ``str(uuid.uuid4())``
+    gives, from one read of the system's random source instead of one per id."""
+    if count == 1:
+        return [str(uuid.uuid4())]
+    random = os.urandom(16 * count).hex()
+    ids = []
+    for start in range(0, 32 * count, 32):
+        h = random[start : start + 32]
+        variant = "89ab"[int(h[16], 16) & 3]
+        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}")
+    return ids
+
+
+def _outbox_columns(
+    envelopes: list[Envelope], occurred_at: datetime
+) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    columns: dict[str, list[Any]] = {}
+    constants: dict[str, Any] = {"occurred_at": occurred_at, "producer": envelopes[0]["producer"]}
+    for name in ("id", "type", "version", "subject", "data"):
+        values = [envelope[name] for envelope in envelopes]
+        if name in ("type", "version", "subject") and all(v == values[0] for v in values):
+            constants[name] = values[0]  # one type, one patient: sent once
+        else:
+            columns[name] = values
+    return columns, constants
 
 
 def event_publish_many(events: list[NewEvent], *, using: str = "default") -> list[Envelope]:
@@ -106,29 +163,64 @@ def event_publish_many(events: list[NewEvent], *, using: str = "default") -> lis
         return []
     if not transaction.get_connection(using).in_atomic_block:
         raise OutboxUsageError("events must be published inside transaction.atomic()")
-    occurred_at = timezone.now()
-    stamp = utc_isoformat(occurred_at)
-    producer = settings.SERVICE_NAME
-    rows: list[dict[str, Any]] = []
-    envelopes: list[Envelope] = []
-    for event in events:
-        row = {
-            "id": uuid.uuid4(),
-            "type": event.type,
-            "version": event.version,
-            "occurred_at": occurred_at,
-            "producer": producer,
-            "subject": str(event.subject) if event.subject else "",
-            "data": event.data,
-        }
-        # The envelope exactly as OutboxEvent.envelope() will give it to the relay.
-        envelope: Envelope = {**row, "id": str(row["id"]), "occurred_at": stamp}
-        validate_envelope(envelope)
-        rows.append(row)
-        envelopes.append(envelope)
-    insert_all(OutboxEvent, rows, using=using)
+    envelopes, occurred_at = _envelopes(events)
+    columns, constants = _outbox_columns(envelopes, occurred_at)
+    insert_columns(OutboxEvent, columns, constants=constants, using=using)
     _kick_relay_after_commit(using)
     return envelopes
+
+
+@dataclass(frozen=True)
+class KeyedEvents:
+    """Events to be written by a statement of the caller's, each for one key (e.g. the id of the
+    row it describes): see ``events_for_keys``."""
+
+    envelopes: list[Envelope]
+    keys: list[Any]
+    # A data-modifying statement for the caller's WITH clause, and its parameters.
+    insert: str
+    params: list[Any]
+
+
+def events_for_keys(
+    events: list[NewEvent],
+    keys: list[Any],
+    *,
+    key_type: str,
+    source: str,
+    source_key: str,
+    using: str = "default",
+) -> KeyedEvents:
+    """Check ``events`` (one per key) against the catalogue and give the INSERT that records, in
+    the outbox, the events whose key the caller's ``source`` (a CTE of the same statement, e.g.
+    the RETURNING of the rows it inserted) returns as ``source_key``.
+
+    For a write that is one SQL statement (so one transaction even in autocommit): the row and
+    its event commit or roll back together, and an event is recorded only for a row the
+    statement actually wrote. After running the statement the caller calls ``events_recorded``.
+    ``key_type`` names the keys' SQL type; ``source`` and ``source_key`` are the caller's SQL.
+    """
+    envelopes, occurred_at = _envelopes(events)
+    columns, constants = _outbox_columns(envelopes, occurred_at)
+    rows = unnest_rows(
+        OutboxEvent,
+        columns,
+        constants=constants,
+        key=("event_key", key_type, keys),
+        using=using,
+    )
+    quote = connections[using].ops.quote_name
+    insert = (
+        f"INSERT INTO {quote(OutboxEvent._meta.db_table)} {rows.columns} "
+        f"{rows.select_from(source)} WHERE {source}.{source_key} = u.event_key"
+    )
+    return KeyedEvents(envelopes, list(keys), insert, rows.params)
+
+
+def events_recorded(*, using: str = "default") -> None:
+    """A statement of the caller's recorded events (see ``events_for_keys``): ask for a relay run
+    once it commits (at once when it was not inside a transaction)."""
+    _kick_relay_after_commit(using)
 
 
 def _kick_relay_after_commit(using: str) -> None:
@@ -170,6 +262,52 @@ class _KickGate:
 relay_kick_gate = _KickGate()
 
 
+class _KickConnection:
+    """This process's broker connection for relay requests, opened at the first request and kept.
+
+    Opening a connection costs the producer several milliseconds of CPU (more than the request
+    itself), so it is kept between requests; it is opened like the relay's own connection (no
+    retries: an outage fails at once). A request that fails on a kept connection (the broker
+    restarted, the socket went stale) is tried once more on a new one. The connection belongs to
+    the process that opened it and to the broker URL it was opened for.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connection: Connection | None = None
+        self._owner: tuple[int, str] = (0, "")
+
+    def send(self, app: Any) -> None:
+        owner = (os.getpid(), str(app.conf.broker_write_url or app.conf.broker_url))
+        with self._lock:
+            if self._owner != owner:
+                # Another process's socket (after a fork) or another broker: never reuse it.
+                self._connection, self._owner = None, owner
+            for attempt in (1, 2):
+                fresh = self._connection is None
+                if self._connection is None:
+                    self._connection = app.connection_for_write(
+                        transport_options=BROKER_CONNECT_OPTIONS
+                    )
+                try:
+                    app.send_task(RELAY_TASK, connection=self._connection, retry=False)
+                    return
+                except Exception:
+                    self._close()
+                    if fresh or attempt == 2:
+                        raise
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            # A broken connection may fail to close too.
+            with contextlib.suppress(Exception):
+                connection.release()
+
+
+_kick_connection = _KickConnection()
+
+
 def outbox_relay_kick() -> bool:
     """Ask a worker of this service to run the relay now; return whether the request was sent.
 
@@ -183,9 +321,7 @@ def outbox_relay_kick() -> bool:
     if not relay_kick_gate.open(settings.OUTBOX_KICK_INTERVAL_MS / 1000):
         return False
     try:
-        # A connection of its own: the pooled one retries for seconds when the broker is down.
-        with app.connection_for_write(transport_options=BROKER_CONNECT_OPTIONS) as broker:
-            app.send_task(RELAY_TASK, connection=broker, retry=False)
+        _kick_connection.send(app)
     except Exception as exc:
         logger.warning(
             "outbox relay could not be requested; the periodic relay will publish",
