@@ -90,8 +90,7 @@ def test_django_secret_key_reaches_every_service_as_a_file_it_can_read(compose):
     for service in SERVICES:
         for role in ROLES:
             definition = compose["services"][f"{service}{role}"]
-            (secret,) = definition["secrets"]
-            assert secret["source"] == "django_secret_key"
+            (secret,) = [s for s in definition["secrets"] if s["source"] == "django_secret_key"]
             assert "target" not in secret
             assert secret["uid"] == image_user.group(1)
             # Readable by others too: some compose versions copy it in owned by root.
@@ -271,3 +270,46 @@ def test_identity_keeps_its_signing_keys_on_a_volume_only_migration_writes(compo
         assert f"identity-keys:{keys_dir}:ro" in services[name]["volumes"]
         assert _environment(services[name])["JWT_SIGNING_KEYS_DIR"] == keys_dir
     assert "identity-keys" in compose["volumes"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "callee"), [("DIARY_URL", "diary"), ("REMINDERS_URL", "reminders")]
+)
+def test_outcomes_reaches_the_web_services_it_calls(compose, setting, callee):
+    web = compose["services"][callee]
+    assert _command(web)[0] == "gunicorn"
+    for role in ROLES:
+        url = urlparse(_environment(compose["services"][f"outcomes{role}"])[setting])
+        assert (url.scheme, url.hostname, url.port) == ("http", callee, 8000)
+        assert callee in _environment(web)["DJANGO_ALLOWED_HOSTS"].split(",")
+
+
+def test_outcomes_worker_reads_diary_as_its_service_client_with_a_secret_file(compose_raw):
+    env_file = {
+        **COMPOSE_TEST_ENV,
+        "OUTCOMES_SERVICE_CLIENT_ID": "0b6f4a8e-5d1c-4c43-9a57-1f2e3d4c5b6a",
+        "OUTCOMES_SERVICE_CLIENT_SECRET": "not-a-real-secret",
+    }
+    compose = interpolate(compose_raw, env_file)
+    worker = compose["services"]["outcomes-worker"]
+    env = _environment(worker)
+    assert env["SERVICE_CLIENT_ID"] == env_file["OUTCOMES_SERVICE_CLIENT_ID"]
+    # The secret travels as a file, never as a value in the container's environment.
+    assert "SERVICE_CLIENT_SECRET" not in env
+    assert env_file["OUTCOMES_SERVICE_CLIENT_SECRET"] not in str(worker)
+    path = Path(env["SERVICE_CLIENT_SECRET_FILE"])
+    assert path.parent == Path("/run/secrets")
+    (secret,) = [s for s in worker["secrets"] if s["source"] == path.name]
+    assert compose["secrets"][path.name] == {"environment": "OUTCOMES_SERVICE_CLIENT_SECRET"}
+    assert secret["uid"] == "10001"
+    assert secret["mode"] & 0o004
+    # The one process that runs the rebuild holds the credential; the others do not.
+    for role in ("", "-beat", "-migrate"):
+        other = compose["services"][f"outcomes{role}"]
+        assert not {"SERVICE_CLIENT_ID", "SERVICE_CLIENT_SECRET_FILE"} & set(_environment(other))
+        assert [s["source"] for s in other["secrets"]] == ["django_secret_key"]
+
+
+def test_outcomes_starts_before_its_service_client_exists(compose):
+    # Until identity_service_client has run, the id is empty (the secret too, set empty in .env).
+    assert _environment(compose["services"]["outcomes-worker"])["SERVICE_CLIENT_ID"] == ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import yaml
@@ -203,3 +204,32 @@ def test_identity_reads_its_signing_keys_from_a_secret(k8s_objects):
         mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
         assert mounts["signing-keys"]["mountPath"] == "/var/lib/identity/keys"
         assert mounts["signing-keys"]["readOnly"] is True
+
+
+def test_outcomes_reaches_diary_and_reminders_through_their_services(k8s_objects):
+    config = _find(k8s_objects, "ConfigMap", "outcomes-config")["data"]
+    for setting, callee in (("DIARY_URL", "diary"), ("REMINDERS_URL", "reminders")):
+        url = urlparse(config[setting])
+        service = _find(k8s_objects, "Service", callee)
+        assert (url.scheme, url.hostname) == ("http", callee)
+        assert url.port in {port["port"] for port in service["spec"]["ports"]}
+    for role in ("web", "worker", "beat"):
+        sources = _container(_find(k8s_objects, "Deployment", f"outcomes-{role}"))["envFrom"]
+        assert {"configMapRef": {"name": "outcomes-config"}} in sources
+
+
+def test_outcomes_worker_takes_its_service_client_from_a_secret_by_reference(k8s_objects):
+    for _, obj in k8s_objects:
+        if obj["kind"] == "ConfigMap":
+            assert not {"SERVICE_CLIENT_ID", "SERVICE_CLIENT_SECRET"} & set(obj.get("data", {}))
+    worker = _container(_find(k8s_objects, "Deployment", "outcomes-worker"))
+    env = {item["name"]: item for item in worker["env"]}
+    for name in ("SERVICE_CLIENT_ID", "SERVICE_CLIENT_SECRET"):
+        reference = env[name]["valueFrom"]["secretKeyRef"]
+        # Optional: the pods start before identity has created the client.
+        assert reference == {"name": "outcomes-service-client", "key": name, "optional": True}
+    for obj in _workloads(k8s_objects):
+        if obj["metadata"]["name"] == "outcomes-worker":
+            continue
+        names = {item["name"] for item in _container(obj).get("env", [])}
+        assert not {"SERVICE_CLIENT_ID", "SERVICE_CLIENT_SECRET"} & names, obj["metadata"]["name"]

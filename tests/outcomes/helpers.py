@@ -13,8 +13,14 @@ import numpy as np
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from outcomes.readmodel.derive import series_rebuild
-from outcomes.readmodel.models import Course, Observation, ObservationKind, Patient
+from outcomes.readmodel.derive import cohort_key, series_rebuild
+from outcomes.readmodel.models import (
+    COHORT_ATTRIBUTES,
+    Course,
+    Observation,
+    ObservationKind,
+    Patient,
+)
 from shared.events.catalogue import utc_isoformat, validate_envelope
 from shared.events.services import event_handle
 from shared.testing.tokens import access_token
@@ -278,6 +284,15 @@ def bulk_cohort(clinic_id: uuid.UUID, courses: Iterable[BulkCourse]) -> list[Cou
                 patient_id=patient_id, clinic_id=clinic_id, version=T0, timezone="UTC"
             )
             start = datetime(spec.first.year, spec.first.month, spec.first.day, 9, tzinfo=UTC)
+            attributes = {
+                **{name: "" for name in COHORT_ATTRIBUTES},
+                "sex": "unknown",
+                "age_band": "unknown",
+                "site": "sij_intra_articular",
+                "solution": "dextrose",
+                "protocol": "kim2010_intra_articular_sij",
+                **spec.attributes,
+            }
             course = Course.objects.create(
                 course_id=uuid.uuid4(),
                 patient_id=patient_id,
@@ -288,12 +303,8 @@ def bulk_cohort(clinic_id: uuid.UUID, courses: Iterable[BulkCourse]) -> list[Cou
                 injection_count=spec.injections,
                 baseline_nrs=spec.baseline,
                 baseline_odi=spec.odi_baseline,
-                **{
-                    "site": "sij_intra_articular",
-                    "solution": "dextrose",
-                    "protocol": "kim2010_intra_articular_sij",
-                    **spec.attributes,
-                },
+                cohort_key=cohort_key(attributes),
+                **attributes,
             )
             made.append(course)
             for kind, series in (

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pytest
 import reference_pipeline as reference
+from django.core.cache import cache
 from django.db import connection
 from helpers import BulkCourse, bulk_cohort
 from statsmodels.stats.proportion import proportion_confint
 
 from outcomes.analytics.cohorts import CohortFilter
+from outcomes.analytics.frame import frames_forget
 from outcomes.analytics.selectors import cohort_curve, cohort_responders, cohort_survival
+from outcomes.readmodel.models import Course, ObservationKind
 
 pytestmark = pytest.mark.django_db
 
@@ -267,76 +271,121 @@ def test_durability_counts_a_course_without_relief_at_assessment_as_a_loss_then(
     assert relief["median_days"] == 42
 
 
-def test_the_postgresql_copy_and_the_plain_fetch_load_the_same_frame(
+def _same_courses(copied: Any, fetched: Any) -> None:
+    """Two loads of a clinic's courses hold the same rows, attributes and scores."""
+    from outcomes.analytics import frame as frames
+
+    assert np.array_equal(copied.pk, fetched.pk)
+    assert np.array_equal(copied.first_date, fetched.first_date)
+    for name in ("baseline_nrs", "baseline_odi", "dextrose_percent"):
+        assert np.array_equal(getattr(copied, name), getattr(fetched, name), equal_nan=True)
+    assert np.array_equal(copied.last_injection_day, fetched.last_injection_day)
+    same_patient = copied.patient[:, None] == copied.patient[None, :]
+    assert np.array_equal(same_patient, fetched.patient[:, None] == fetched.patient[None, :])
+    for name, (codes, lookup) in copied.attributes.items():
+        other_codes, other_lookup = fetched.attributes[name]
+        assert set(lookup) == set(other_lookup)
+        for value in lookup:
+            assert np.array_equal(codes == lookup[value], other_codes == other_lookup[value])
+    assert np.array_equal(copied.scores, fetched.scores)
+    everyone = np.ones(copied.pk.size, dtype=bool)
+    kinds = {kind: everyone for kind in ObservationKind}
+    mine, theirs = frames._instruments(copied, kinds), frames._instruments(fetched, kinds)
+    for kind in ObservationKind:
+        for name in ("course", "day", "score", "starts", "ends"):
+            assert np.array_equal(getattr(mine[kind], name), getattr(theirs[kind], name))
+
+
+def test_the_postgresql_copy_and_the_plain_fetch_load_the_same_courses(
     random_clinic: uuid.UUID,
 ) -> None:
     from outcomes.analytics import frame as frames
 
-    copied = frames.frame_load(random_clinic, 1)
-    fetched_courses = frames._courses_fetch(random_clinic)
     assert connection.vendor == "postgresql"
-    assert np.array_equal(copied.course_pk, fetched_courses.pk)
-    assert np.array_equal(copied.first_date, fetched_courses.first_date)
-    assert np.array_equal(copied.baseline_nrs, fetched_courses.baseline_nrs, equal_nan=True)
-    assert np.array_equal(copied.last_injection_day, fetched_courses.last_injection_day)
-    same_patient = copied.patient_index[:, None] == copied.patient_index[None, :]
-    assert np.array_equal(
-        same_patient, fetched_courses.patient[:, None] == fetched_courses.patient[None, :]
-    )
-    for name, (codes, lookup) in copied.attributes.items():
-        other_codes, other_lookup = fetched_courses.attributes[name]
-        assert set(lookup) == set(other_lookup)
-        for value in lookup:
-            assert np.array_equal(codes == lookup[value], other_codes == other_lookup[value])
-    assert (
-        fetched_courses.packed
-        == np.array(
-            list(zip(copied.obs_day, copied.obs_kind, copied.obs_value, strict=True)),
-            dtype=frames.SERIES_DTYPE,
-        ).tobytes()
-    )
+    copied = frames._courses_copy(random_clinic)
+    assert copied is not None
+    assert copied.pk.size == 160
+    _same_courses(copied, frames._courses_fetch(random_clinic))
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_outside_a_transaction_the_frame_loads_over_two_connections_alike() -> None:
-    """Committed rows, no transaction open: the fixed columns and the series are read at once
-    on two connections, and give the same frame as the plain fetch."""
+def test_committed_rows_load_alike_by_copy_and_by_fetch() -> None:
+    """No transaction open (as a web request reads): the COPY sees the committed rows."""
     from outcomes.analytics import frame as frames
 
     clinic_id = uuid.uuid4()
     bulk_cohort(clinic_id, _random_cohort(np.random.default_rng(5), 30))
     assert not connection.in_atomic_block
-    copied = frames.frame_load(clinic_id, 1)
-    fetched = frames._courses_fetch(clinic_id)
-    assert np.array_equal(copied.course_pk, fetched.pk)
-    assert copied.obs_day.size > 0
-    assert (
-        fetched.packed
-        == np.array(
-            list(zip(copied.obs_day, copied.obs_kind, copied.obs_value, strict=True)),
-            dtype=frames.SERIES_DTYPE,
-        ).tobytes()
-    )
+    copied = frames._courses_copy(clinic_id)
+    assert copied is not None
+    assert int(copied.scores.sum()) > 0
+    _same_courses(copied, frames._courses_fetch(clinic_id))
 
 
-def test_reads_that_saw_different_courses_are_matched_row_by_row(
+def test_a_clinic_without_courses_loads_an_empty_frame() -> None:
+    from outcomes.analytics import frame as frames
+
+    frame = frames.frame_load(uuid.uuid4(), 1)
+    assert frame.courses == 0
+    assert frame.nrs.day.size == 0
+    result = cohort_survival(clinic_id=uuid.uuid4(), cohort=EVERYONE)
+    assert result["cohort"]["courses"] == 0
+    assert result["durability"]["n"] == 0
+
+
+def test_copy_rows_not_delivered_one_per_piece_fall_back_to_the_plain_fetch(
+    random_clinic: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outcomes.analytics import frame as frames
+
+    expected = cohort_curve(clinic_id=random_clinic, cohort=EVERYONE)
+    real = frames._copy_rows
+
+    def merged(sql: str, params: list[Any]) -> list[bytes]:
+        rows = real(sql, params)
+        return [rows[0] + rows[1], *rows[2:]]  # two rows in one piece
+
+    monkeypatch.setattr(frames, "_copy_rows", merged)
+    assert frames._courses_copy(random_clinic) is None
+    cache.clear()
+    frames.frames_forget()
+    assert cohort_curve(clinic_id=random_clinic, cohort=EVERYONE) == expected
+
+
+def test_two_attribute_combinations_under_one_key_fall_back_to_the_plain_fetch(
     random_clinic: uuid.UUID,
 ) -> None:
     from outcomes.analytics import frame as frames
 
-    table = "readmodel_course"
-    params = [str(random_clinic)]
-    series = frames._copy_out(
-        f"SELECT id, series FROM {table} WHERE clinic_id = %s ORDER BY id",  # noqa: S608
-        params,
-    )
-    whole = frames.frame_load(random_clinic, 1)
-    ids, blobs = frames._series_rows(series)
-    assert np.array_equal(ids, whole.course_pk)
-    fetched = frames._courses_fetch(random_clinic)
-    assert b"".join(blobs) == fetched.packed
-    # A course the other read did not see: the joined fast path refuses, rather than misplace.
-    fixed = np.zeros(len(ids) - 1, dtype=frames._COPY_FIXED)
-    fixed["pk"] = ids[1:]
-    fixed["length"] = [len(blob) for blob in blobs[1:]]
-    assert frames._series_packed(series, fixed) is None
+    iliolumbar = CohortFilter(site=("iliolumbar",))
+    expected = cohort_responders(clinic_id=random_clinic, cohort=iliolumbar)
+    assert 0 < expected["cohort"]["courses"] < 160
+    # As if the keys of two combinations had collided.
+    key = Course.objects.filter(clinic_id=random_clinic).exclude(site="iliolumbar")
+    Course.objects.filter(site="iliolumbar").update(cohort_key=key.values("cohort_key")[:1])
+    frames._combinations.clear()
+    assert frames._courses_copy(random_clinic) is None
+    cache.clear()
+    frames.frames_forget()
+    assert cohort_responders(clinic_id=random_clinic, cohort=iliolumbar) == expected
+
+
+def test_courses_written_before_keys_were_kept_still_split_into_cohorts(
+    random_clinic: uuid.UUID,
+) -> None:
+    iliolumbar = CohortFilter(site=("iliolumbar",))
+    expected = cohort_responders(clinic_id=random_clinic, cohort=iliolumbar)
+    Course.objects.filter(clinic_id=random_clinic).update(cohort_key=0)  # the column's default
+    cache.clear()
+    frames_forget()
+    assert cohort_responders(clinic_id=random_clinic, cohort=iliolumbar) == expected
+
+
+def test_a_score_placed_before_day_0_is_left_out_of_every_figure() -> None:
+    clinic_id = uuid.uuid4()
+    # Events never place a score before its course began; rows written by hand might.
+    bulk_cohort(clinic_id, [BulkCourse(baseline=8, observations=[(-1, 0.0), (7, 2.0)])])
+    curve = cohort_curve(clinic_id=clinic_id, cohort=EVERYONE)["nrs_percent_change"]
+    assert [(p["week"], p["n"]) for p in curve] == [(1, 1)]
+    relief = cohort_survival(clinic_id=clinic_id, cohort=EVERYONE)["time_to_relief"]
+    assert [(p["day"], p["events"]) for p in relief["timeline"]] == [(7, 1)]

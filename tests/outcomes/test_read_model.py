@@ -293,3 +293,24 @@ def test_the_analysis_sees_corrected_and_deleted_scores(
     assert weeks() == [(1, 75.0)]
     course = _course(patient)
     assert (course.solution, course.dextrose_percent) == ("dextrose", 25.0)
+
+
+def test_each_course_keeps_the_key_of_its_cohort_attributes_through_corrections() -> None:
+    from outcomes.analytics import frame as frames
+
+    clinic = Clinic()
+    first, second = clinic.enrol(sex="female"), clinic.enrol(sex="female")
+    data = clinic.inject(first, T0, site="sij_intra_articular")
+    clinic.inject(second, T0, site="sij_intra_articular")
+    a, b = _course(first), _course(second)
+    assert a.cohort_key == b.cohort_key != 0
+    corrected = {**data, "site": "iliolumbar", "changed": ["site"]}
+    deliver(envelope("diary.injection.corrected", corrected))
+    moved = _course(first)
+    assert moved.cohort_key not in (0, b.cohort_key)
+    # The analysis reads the keys (no fallback to the plain fetch) and splits by them.
+    courses = frames._courses_copy(clinic.clinic_id)
+    assert courses is not None
+    codes, sites = courses.attributes["site"]
+    assert sorted(sites) == ["iliolumbar", "sij_intra_articular"]
+    assert codes.tolist() == [sites["iliolumbar"], sites["sij_intra_articular"]]

@@ -263,6 +263,20 @@ def test_the_command_uses_this_services_token_and_diary_url(
         call_command("outcomes_resync")
 
 
+def test_the_command_says_how_to_get_credentials_when_it_has_none(
+    settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As deployed before identity_service_client has run: an empty id, an empty secret file.
+    settings.SERVICE_CLIENT_ID = ""
+    settings.SERVICE_CLIENT_SECRET = ""
+    empty = tmp_path / "outcomes_service_client_secret"
+    empty.write_text("")
+    monkeypatch.setenv("SERVICE_CLIENT_ID", "")
+    monkeypatch.setenv("SERVICE_CLIENT_SECRET_FILE", str(empty))
+    with pytest.raises(CommandError, match="identity_service_client --name"):
+        call_command("outcomes_resync")
+
+
 def _nullable_as_json_schema(node: Any) -> Any:
     """OpenAPI 3.0's `nullable: true` as JSON Schema's `type: [..., "null"]`."""
     if isinstance(node, dict):

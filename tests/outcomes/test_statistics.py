@@ -25,16 +25,17 @@ def _lifelines(durations: np.ndarray, events: np.ndarray) -> KaplanMeierFitter:
     return fitter
 
 
+@pytest.mark.parametrize("whole_days", [False, True], ids=["float times", "integer days"])
 @pytest.mark.parametrize("seed", range(6))
 def test_kaplan_meier_and_greenwood_intervals_equal_lifelines_with_ties_and_censoring(
-    seed: int,
+    seed: int, whole_days: bool
 ) -> None:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(5, 400))
     # Whole days over a short range: many ties between events, censorings and both.
     durations = rng.integers(0, 60, size=n).astype(float)
     events = rng.random(n) < rng.uniform(0.2, 0.9)
-    ours = kaplan_meier(durations, events)
+    ours = kaplan_meier(durations.astype(np.int64) if whole_days else durations, events)
     reference = _lifelines(durations, events)
     survival = reference.survival_function_.iloc[:, 0]
     bounds = reference.confidence_interval_

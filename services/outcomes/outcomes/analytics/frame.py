@@ -1,25 +1,25 @@
 """A clinic's read model as compact numpy arrays, and the per-course features derived from them.
 
 One ``ClinicFrame`` holds every course of a clinic (cohort attributes as integer codes, baselines,
-first date, day of the last injection) and every placed score (course index, day, kind, value),
-sorted by course and time, read from the courses' packed series (``Course.series``) in one pass.
-A cohort is then a boolean mask over courses, and each analysis a few vectorised reductions over
-features computed once per frame: the weekly means behind the recovery curve, the score nearest
-each horizon, the times and events of the Kaplan-Meier analyses. No Python loop runs per score.
+first date, day of the last injection) and, per instrument, the scores of the courses that have a
+baseline for it (course index, day, score), grouped by course in time order. They come from the
+courses' packed series (``Course.series``) in one read. A cohort is then a boolean mask over
+courses, and each analysis a few vectorised reductions over features computed once per frame: the
+weekly means behind the recovery curve, the score nearest each horizon, the times and events of
+the Kaplan-Meier analyses. No Python loop runs per score.
 
 Frames are kept per process for the clinic's current data version (see cache.py), so a worker
-loads a clinic's rows once per change of its data, not once per request.
+reads a clinic's rows once per change of its data, not once per request; after a change it reads
+again only the course rows that changed (``frame_refresh``).
 """
 
 from __future__ import annotations
 
-import io
-import struct
 import threading
+import types
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -29,29 +29,25 @@ from django.db import connection
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from numpy.typing import NDArray
+from scipy import sparse
 
 from outcomes.analytics.horizons import (
     DURABILITY_ASSESSMENT_AFTER_LAST_INJECTION_DAYS,
+    HORIZON_MONTHS,
     horizon_day,
     window_days,
 )
 from outcomes.readmodel.derive import SERIES_DTYPE
-from outcomes.readmodel.models import Course, CourseCoTreatment, ObservationKind
+from outcomes.readmodel.models import (
+    COHORT_ATTRIBUTES,
+    Course,
+    CourseCoTreatment,
+    ObservationKind,
+)
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
-
-COHORT_ATTRIBUTES = (
-    "site",
-    "laterality",
-    "solution",
-    "guidance",
-    "protocol",
-    "diagnosis",
-    "sex",
-    "age_band",
-)
 
 # Measures an observation can be summarised by.
 NRS_PERCENT = "nrs_percent"  # (baseline - NRS) / baseline, in percent: relief
@@ -61,6 +57,11 @@ MEASURES = (NRS_PERCENT, NRS_POINTS, ODI_POINTS)
 
 _EPOCH = date(1970, 1, 1)
 
+# A course's scores are found by (course index, day) in one sorted int64 key per instrument:
+# course index * 2**20 + day. Days are 0 or more (a score belongs to a course from its first
+# injection on) and far below 2**20 (2,870 years).
+_DAY_BITS = 20
+
 
 def _instrument(measure: str) -> str:
     """The measures of one instrument share their observations (NRS relief and NRS points)."""
@@ -68,25 +69,30 @@ def _instrument(measure: str) -> str:
 
 
 @dataclass(frozen=True)
-class CurveTable:
-    """One value per (course, week): the course's mean of the measure that week, grouped by
-    week."""
+class Scores:
+    """One instrument's scores of the courses with a usable baseline for it, grouped by course in
+    time order. Course ``c``'s scores are ``[starts[c], ends[c])`` (empty for the others)."""
 
     course: IntArray
-    week: IntArray
-    value: FloatArray
+    day: NDArray[np.int32]
+    score: FloatArray
+    starts: IntArray
+    ends: IntArray
+
+    @property
+    def counts(self) -> IntArray:
+        return self.ends - self.starts
 
 
 @dataclass(frozen=True)
-class _Segments:
-    """The scores that have a measure, as one run per course: their observation index and
-    day, each course's run [starts, ends), and the first score of each score's day."""
+class CurveTable:
+    """One value per (course, week): the course's mean of the measure that week, grouped by week
+    (``weeks[i]``'s values are ``[bounds[i], bounds[i + 1])``) in course order within a week."""
 
-    index: IntArray
-    day: NDArray[np.int32]
-    starts: IntArray
-    ends: IntArray
-    first_of_day: IntArray
+    course: IntArray
+    value: FloatArray
+    weeks: IntArray
+    bounds: IntArray
 
 
 @dataclass(frozen=True)
@@ -101,10 +107,10 @@ class HorizonValues:
 
 @dataclass(frozen=True)
 class TimeToEvent:
-    """Per course: a Kaplan-Meier duration (days) and whether it ends in the event; ``valid``
-    marks the courses that enter the analysis."""
+    """Per course: a Kaplan-Meier duration (whole days) and whether it ends in the event;
+    ``valid`` marks the courses that enter the analysis."""
 
-    time: FloatArray
+    time: IntArray
     event: BoolArray
     valid: BoolArray
 
@@ -113,7 +119,7 @@ class TimeToEvent:
 class ClinicFrame:
     clinic_id: uuid.UUID
     version: int
-    course_pk: IntArray
+    course_pk: IntArray  # ascending
     patient_index: IntArray  # the same number for the courses of one patient
     # Per attribute: each course's code, and the code of each value.
     attributes: dict[str, tuple[IntArray, dict[str, int]]]
@@ -123,10 +129,12 @@ class ClinicFrame:
     dextrose_percent: FloatArray
     last_injection_day: IntArray
     co_treatments: dict[str, BoolArray]
-    obs_course: IntArray
-    obs_day: IntArray
-    obs_kind: NDArray[np.int8]
-    obs_value: FloatArray
+    nrs: Scores  # NRS of the courses with a baseline NRS above 0
+    odi: Scores  # ODI of the courses with a baseline ODI
+    # What a refresh needs (PostgreSQL loads only): the patient ids (16 bytes each) and the
+    # revision of each course row (its xmin), to read again only the rows that changed.
+    patient_id: NDArray[Any] | None = None
+    revision: IntArray | None = None
     _derived: dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -146,40 +154,40 @@ class ClinicFrame:
                 self._derived[key] = compute()
             return self._derived[key]
 
-    # --- Per-observation measures ---------------------------------------------------------------
+    # --- Per-score measures ---------------------------------------------------------------------
 
-    def measure(self, name: str) -> tuple[BoolArray, FloatArray]:
-        """(observations that have the measure, its value there) for every observation."""
+    def scores(self, name: str) -> Scores:
+        """The scores a measure is computed from."""
+        return self.nrs if _instrument(name) == NRS_PERCENT else self.odi
+
+    def measure(self, name: str) -> FloatArray:
+        """The measure at each of ``scores(name)``."""
         return self._memo(("measure", name), lambda: self._measure(name))
 
-    def valid(self, name: str) -> BoolArray:
-        """Observations that have the measure: of its instrument, in a course with a baseline."""
-        group = _instrument(name)
-        return self._memo(("valid", group), lambda: self._valid(group))
-
-    def _valid(self, group: str) -> BoolArray:
-        if group == NRS_PERCENT:
-            # A baseline of 0 leaves no pain to relieve: such courses are left out (documented).
-            baseline = self.baseline_nrs[self.obs_course]
-            return (self.obs_kind == ObservationKind.NRS) & (baseline > 0)
-        baseline = self.baseline_odi[self.obs_course]
-        return (self.obs_kind == ObservationKind.ODI) & ~np.isnan(baseline)
-
-    def _measure(self, name: str) -> tuple[BoolArray, FloatArray]:
-        valid = self.valid(name)
-        return valid, np.where(valid, self._values(name, self.obs_course, self.obs_value), np.nan)
-
-    def _values(self, name: str, course: IntArray, score: FloatArray) -> FloatArray:
-        """The measure of the given scores of the given courses."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if name == NRS_PERCENT:
-                baseline = self.baseline_nrs[course]
-                return np.asarray((baseline - score) / baseline * 100.0)
-            if name == NRS_POINTS:
-                return np.asarray(self.baseline_nrs[course] - score)
-            if name == ODI_POINTS:
-                return np.asarray(self.baseline_odi[course] - score)
+    def _measure(self, name: str) -> FloatArray:
+        scores = self.scores(name)
+        if name == NRS_PERCENT:
+            baseline = np.repeat(self.baseline_nrs, scores.counts)
+            return np.asarray((baseline - scores.score) / baseline * 100.0)
+        if name == NRS_POINTS:
+            return np.asarray(np.repeat(self.baseline_nrs, scores.counts) - scores.score)
+        if name == ODI_POINTS:
+            return np.asarray(np.repeat(self.baseline_odi, scores.counts) - scores.score)
         raise ValueError(f"unknown measure {name!r}")
+
+    def _key(self, name: str) -> IntArray:
+        """(course, day) of each score as one ascending int64: found per course by bisection."""
+        group = _instrument(name)
+
+        def compute() -> IntArray:
+            scores = self.scores(group)
+            return np.asarray((scores.course << _DAY_BITS) + scores.day)
+
+        return self._memo(("key", group), compute)
+
+    def _course_keys(self, day: NDArray[np.integer[Any]] | int) -> IntArray:
+        """Per course, the key of ``day`` (one day for all, or one per course)."""
+        return np.asarray((np.arange(self.courses, dtype=np.int64) << _DAY_BITS) + day)
 
     # --- Recovery curve -------------------------------------------------------------------------
 
@@ -187,22 +195,51 @@ class ClinicFrame:
         return self._memo(("curve", name), lambda: self._curve_table(name))
 
     def _curve_table(self, name: str) -> CurveTable:
-        valid, values = self.measure(name)
-        index = np.flatnonzero(valid)  # placed scores are on or after day 0 of their course
-        course = self.obs_course[index]
-        week = self.obs_day[index] // 7
-        value = values[index]
-        if index.size == 0:
-            return CurveTable(course, week, value)
-        # Rows are in (course, time) order, so (course, week) pairs come in runs.
-        starts = np.flatnonzero(np.r_[True, (course[1:] != course[:-1]) | (week[1:] != week[:-1])])
-        counts = np.diff(np.r_[starts, index.size])
-        means = np.add.reduceat(value, starts) / counts
-        course, week = course[starts], week[starts]
-        # Grouped by week (a stable sort of small integers: numpy sorts them by radix); each
-        # week's quantiles are then taken per cohort by partial sorts (stats.group_stats).
-        order = np.argsort(week.astype(np.int16), kind="stable")
-        return CurveTable(course[order], week[order], means[order])
+        scores = self.scores(name)
+        values = self.measure(name)
+        size = values.size
+        if size == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return CurveTable(empty, np.zeros(0), empty, np.zeros(1, dtype=np.int64))
+        week = scores.day // 7
+        # Scores are in (course, time) order, so each (course, week) is one run, starting where
+        # the week changes or a course begins.
+        new = np.empty(size, dtype=bool)
+        new[0] = True
+        np.not_equal(week[1:], week[:-1], out=new[1:])
+        scored = np.flatnonzero(scores.ends > scores.starts)
+        new[scores.starts[scored]] = True
+        starts = np.flatnonzero(new)
+        means = values[starts]
+        # Most runs are one score; the sums of the others, over their [start, end) only.
+        counts = np.empty(starts.size, dtype=np.int64)
+        np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+        counts[-1] = size - starts[-1]
+        several = np.flatnonzero(counts > 1)
+        if several.size:
+            bounds = np.empty(2 * several.size, dtype=np.int64)
+            bounds[0::2] = starts[several]
+            bounds[1::2] = starts[several] + counts[several]
+            if bounds[-1] == size:
+                sums = np.add.reduceat(np.append(values, 0.0), bounds)[0::2]
+            else:
+                sums = np.add.reduceat(values, bounds)[0::2]
+            means[several] = sums / counts[several]
+        # Regrouped by week: the runs are a sparse course x week matrix stored by course; stored
+        # by week instead (one counting pass in C), each week's runs come in course order.
+        runs = np.zeros(self.courses + 1, dtype=np.int64)
+        runs[scored + 1] = np.add.reduceat(new, scores.starts[scored], dtype=np.int64)
+        by_course = sparse.csr_matrix(
+            (means, week[starts], np.cumsum(runs)), shape=(self.courses, int(week.max()) + 1)
+        )
+        by_week = by_course.tocsc()
+        per_week = np.diff(by_week.indptr)
+        weeks = np.flatnonzero(per_week)
+        week_bounds = np.zeros(weeks.size + 1, dtype=np.int64)
+        np.cumsum(per_week[weeks], out=week_bounds[1:])
+        return CurveTable(
+            by_week.indices.astype(np.int64), by_week.data, weeks.astype(np.int64), week_bounds
+        )
 
     # --- Horizons -------------------------------------------------------------------------------
 
@@ -211,60 +248,58 @@ class ClinicFrame:
         return self._memo(key, lambda: self._horizon(name, months, today))
 
     def _positions(self, name: str, months: float) -> IntArray:
-        """Per course, the observation nearest the horizon within its window (-1 if none).
+        """Per course, the score nearest the horizon within its window (-1 if none).
 
-        The measures of one instrument share their observations, so they share this too.
+        The measures of one instrument share their scores, so they share this too; the standard
+        horizons are found together (one row each).
         """
+        if months in HORIZON_MONTHS:
+            return np.asarray(self._standard_positions(name)[HORIZON_MONTHS.index(months)])
         group = _instrument(name)
-        return self._memo(("positions", group, months), lambda: self._nearest(name, months))
+        return self._memo(("positions", group, months), lambda: self._nearest(group, (months,))[0])
 
-    def _segments(self, name: str) -> _Segments:
+    def _standard_positions(self, name: str) -> IntArray:
         group = _instrument(name)
-        return self._memo(("segments", group), lambda: self._segments_compute(name))
+        return self._memo(("positions", group), lambda: self._nearest(group, HORIZON_MONTHS))
 
-    def _segments_compute(self, name: str) -> _Segments:
-        index = np.flatnonzero(self.valid(name))
-        course = self.obs_course[index]
-        day = self.obs_day[index].astype(np.int32)  # half the memory traffic of int64
-        counts = np.bincount(course, minlength=self.courses)
-        ends = np.cumsum(counts)
-        # Within a course the day never decreases (rows are in time order): the first score of
-        # each day is where a new (course, day) run starts.
-        new = np.ones(index.size, dtype=bool)
-        if index.size:
-            new[1:] = (course[1:] != course[:-1]) | (day[1:] != day[:-1])
-        first_of_day = np.maximum.accumulate(np.where(new, np.arange(index.size), 0))
-        return _Segments(index, day, ends - counts, ends, first_of_day)
-
-    def _nearest(self, name: str, months: float) -> IntArray:
-        """Found without any search: within a course the days are sorted, so the scores before
-        the horizon day are a prefix of the course's run, counted with one running sum."""
-        segments = self._segments(name)
-        chosen = np.full(self.courses, -1, dtype=np.int64)
-        if segments.index.size == 0:
-            return chosen
-        target, window = horizon_day(months), window_days(months)
-        day, starts, ends = segments.day, segments.starts, segments.ends
-        running = np.zeros(day.size + 1, dtype=np.int32)
-        np.cumsum(day < target, out=running[1:])
-        after = starts + (running[ends] - running[starts])  # first score on or after the day
-        last = day.size - 1
-        # ... the earliest of its day, since it is the first of the run of that day ...
-        after_c = np.minimum(after, last)
-        after_gap = day[after_c] - target
-        after_ok = (after < ends) & (after_gap <= window)
-        # ... and the last day before it, at the earliest score of that day.
-        before_c = segments.first_of_day[np.maximum(after - 1, 0)]
-        before_gap = target - day[before_c]
-        before_ok = (after > starts) & (before_gap <= window)
-        # The nearer wins; at equal distance, the earlier.
+    def _nearest(self, name: str, horizons: Sequence[float]) -> IntArray:
+        """Per horizon (rows) and course (columns), the score nearest the horizon day within its
+        window, or -1. One bisection per course and horizon in the (course, day) key finds the
+        first score on or after the horizon day; the one before it is on the last day before. Of
+        two equally near, the earlier; of two on one day, the earlier in time (the first of the
+        day's run)."""
+        scores = self.scores(name)
+        if scores.day.size == 0 or not horizons:
+            return np.full((len(horizons), self.courses), -1, dtype=np.int64)
+        day, starts, ends = scores.day, scores.starts[:, None], scores.ends[:, None]
+        targets = np.array([horizon_day(months) for months in horizons], dtype=np.int64)
+        windows = np.array([window_days(months) for months in horizons], dtype=np.int64)
+        queries = self._course_keys(np.zeros(1, dtype=np.int64))[:, None] + targets
+        by_key = np.argsort(targets, kind="stable")  # queries in ascending order, per course
+        after = np.empty_like(queries)
+        after[:, by_key] = np.searchsorted(self._key(name), queries[:, by_key].ravel()).reshape(
+            queries.shape
+        )
+        after_gap = day[np.minimum(after, day.size - 1)] - targets
+        after_ok = (after < ends) & (after_gap <= windows)
+        before = np.maximum(after - 1, 0)
+        before_gap = targets - day[before]
+        before_ok = (after > starts) & (before_gap <= windows)
         take_before = before_ok & (~after_ok | (before_gap <= after_gap))
-        take_after = after_ok & ~take_before
-        chosen[take_before] = segments.index[before_c[take_before]]
-        chosen[take_after] = segments.index[after_c[take_after]]
-        return chosen
+        chosen = np.where(after_ok & ~take_before, after, -1)
+        # The earliest score of that day: step back while the score before is the same day.
+        course_of = np.broadcast_to(starts, chosen.shape)[take_before]
+        at = before[take_before]
+        back = np.flatnonzero(at > course_of)
+        while back.size:
+            same = day[at[back] - 1] == day[at[back]]
+            back = back[same]
+            at[back] -= 1
+            back = back[at[back] > course_of[back]]
+        chosen[take_before] = at
+        return chosen.T
 
-    def _due(self, months: float, today: date) -> BoolArray:
+    def due(self, months: float, today: date) -> BoolArray:
         """Courses whose window for the horizon has closed by ``today``."""
         return self._memo(
             ("due", months, today),
@@ -274,14 +309,51 @@ class ClinicFrame:
         )
 
     def _horizon(self, name: str, months: float, today: date) -> HorizonValues:
-        chosen = self._positions(name, months)
-        found = np.flatnonzero(chosen >= 0)
-        at = chosen[found]
-        result = np.full(self.courses, np.nan)
-        day = np.full(self.courses, -1, dtype=np.int64)
-        result[found] = self._values(name, found, self.obs_value[at])
-        day[found] = self.obs_day[at]
-        return HorizonValues(value=result, day=day, due=self._due(months, today))
+        value, day = self._horizon_values(name, months)
+        return HorizonValues(value=value, day=day, due=self.due(months, today))
+
+    def _horizon_values(self, name: str, months: float) -> tuple[FloatArray, IntArray]:
+        """Per course: the measure at the score nearest the horizon (nan if none), its day."""
+        if months in HORIZON_MONTHS:
+            values, days = self._memo(
+                ("horizon values", name),
+                lambda: self._measure_at(name, self._standard_positions(name)),
+            )
+            row = HORIZON_MONTHS.index(months)
+            return np.asarray(values[row]), np.asarray(days[row])
+        return self._memo(
+            ("horizon values", name, months),
+            lambda: self._measure_at(name, self._positions(name, months)),
+        )
+
+    def _measure_at(self, name: str, chosen: IntArray) -> tuple[FloatArray, IntArray]:
+        """The measure and day at the chosen scores (nan and -1 where there is none); ``chosen``
+        has one column per course."""
+        scores = self.scores(name)
+        if scores.day.size == 0:
+            return np.full(chosen.shape, np.nan), np.full(chosen.shape, -1, dtype=np.int64)
+        found = chosen >= 0
+        at = np.where(found, chosen, 0)
+        score = scores.score[at]
+        if name == NRS_PERCENT:
+            with np.errstate(divide="ignore", invalid="ignore"):  # baseline 0: no score there
+                value = (self.baseline_nrs - score) / self.baseline_nrs * 100.0
+        elif name == NRS_POINTS:
+            value = self.baseline_nrs - score
+        elif name == ODI_POINTS:
+            value = self.baseline_odi - score
+        else:
+            raise ValueError(f"unknown measure {name!r}")
+        return np.where(found, value, np.nan), np.where(found, scores.day[at], -1).astype(np.int64)
+
+    def responders(self, name: str, months: float, threshold: float) -> tuple[BoolArray, BoolArray]:
+        """Per course: scored at the horizon, and scored at least ``threshold`` there."""
+
+        def compute() -> tuple[BoolArray, BoolArray]:
+            value = self._horizon_values(name, months)[0]
+            return ~np.isnan(value), value >= threshold
+
+        return self._memo(("responders", name, months, threshold), compute)
 
     # --- Kaplan-Meier ---------------------------------------------------------------------------
 
@@ -291,9 +363,8 @@ class ClinicFrame:
         return self._memo(("relief", threshold), lambda: self._time_to_relief(threshold))
 
     def _time_to_relief(self, threshold: float) -> TimeToEvent:
-        valid, relief = self.measure(NRS_PERCENT)
-        followed = valid & (self.obs_day >= 0)
-        return self._first_event_or_last(followed, followed & (relief >= threshold))
+        relieved = self.measure(NRS_PERCENT) >= threshold
+        return self._first_event_or_last(self.nrs.starts, relieved)
 
     def durability(self, threshold: float) -> TimeToEvent:
         """Days from the first injection until relief of at least ``threshold`` % is lost.
@@ -306,28 +377,33 @@ class ClinicFrame:
         return self._memo(("durability", threshold), lambda: self._durability(threshold))
 
     def _durability(self, threshold: float) -> TimeToEvent:
-        valid, relief = self.measure(NRS_PERCENT)
+        if self.nrs.day.size == 0:
+            return self._first_event_or_last(self.nrs.starts, np.zeros(0, dtype=bool))
         start = self.last_injection_day + DURABILITY_ASSESSMENT_AFTER_LAST_INJECTION_DAYS
-        assessed = valid & (self.obs_day >= start[self.obs_course])
-        return self._first_event_or_last(assessed, assessed & (relief < threshold))
+        assessed_from = np.searchsorted(self._key(NRS_PERCENT), self._course_keys(start))
+        lost = self.measure(NRS_PERCENT) < threshold
+        return self._first_event_or_last(assessed_from, lost)
 
-    def _first_event_or_last(self, followed: BoolArray, events: BoolArray) -> TimeToEvent:
-        time = np.zeros(self.courses)
+    def _first_event_or_last(self, begins: IntArray, events: BoolArray) -> TimeToEvent:
+        """Per course, over its NRS from ``begins`` on: the day of the first event, else
+        (censored) the day of the last score; courses with no score from ``begins`` are not
+        in the analysis."""
+        scores = self.nrs
+        ends = scores.ends
+        valid = begins < ends
+        time = np.zeros(self.courses, dtype=np.int64)
         event = np.zeros(self.courses, dtype=bool)
-        included = np.zeros(self.courses, dtype=bool)
-        followed_index = np.flatnonzero(followed)
-        if followed_index.size:
-            course = self.obs_course[followed_index]
-            last = followed_index[np.r_[course[1:] != course[:-1], True]]
-            included[self.obs_course[last]] = True
-            time[self.obs_course[last]] = self.obs_day[last]
-        event_index = np.flatnonzero(events)
-        if event_index.size:
-            course = self.obs_course[event_index]
-            first = event_index[np.r_[True, course[1:] != course[:-1]]]
-            event[self.obs_course[first]] = True
-            time[self.obs_course[first]] = self.obs_day[first]
-        return TimeToEvent(time=time, event=event, valid=included)
+        if not valid.any():
+            return TimeToEvent(time=time, event=event, valid=valid)
+        # The first event at or after each course's beginning, by bisection among all events.
+        happened = np.flatnonzero(events)
+        first = np.searchsorted(happened, begins)
+        first = happened[np.minimum(first, happened.size - 1)] if happened.size else ends
+        event = valid & (first >= begins) & (first < ends)
+        last = np.maximum(ends - 1, 0)
+        time = np.where(event, scores.day[np.where(event, first, last)], scores.day[last])
+        time = np.where(valid, time, 0).astype(np.int64)
+        return TimeToEvent(time=time, event=event, valid=valid)
 
 
 # --- Loading --------------------------------------------------------------------------------------
@@ -335,7 +411,8 @@ class ClinicFrame:
 
 @dataclass
 class _Courses:
-    """A clinic's course rows as columns, in course id order, with their packed scores."""
+    """A clinic's course rows as columns, in course id order, with their packed scores: course
+    ``i``'s ``scores[i]`` scores start at byte ``series_at[i]`` of ``buffer``."""
 
     pk: IntArray
     patient: IntArray
@@ -345,8 +422,11 @@ class _Courses:
     dextrose_percent: FloatArray
     last_injection_day: IntArray
     attributes: dict[str, tuple[IntArray, dict[str, int]]]
-    scores: IntArray  # how many packed scores each course has
-    packed: bytes  # every course's series, in the same order
+    buffer: bytes
+    series_at: IntArray
+    scores: IntArray
+    patient_id: NDArray[Any] | None = None
+    revision: IntArray | None = None
 
 
 def frame_load(clinic_id: uuid.UUID, version: int) -> ClinicFrame:
@@ -354,15 +434,7 @@ def frame_load(clinic_id: uuid.UUID, version: int) -> ClinicFrame:
     courses = _courses_copy(clinic_id) if connection.vendor == "postgresql" else None
     if courses is None:
         courses = _courses_fetch(clinic_id)
-    count = courses.pk.size
-    co_treatments: dict[str, BoolArray] = {}
-    pairs = CourseCoTreatment.objects.filter(course__clinic_id=clinic_id).values_list(
-        "course_id", "code"
-    )
-    for course, code in pairs:
-        flags = co_treatments.setdefault(code, np.zeros(count, dtype=bool))
-        flags[np.searchsorted(courses.pk, course)] = True
-    packed = np.frombuffer(courses.packed, dtype=SERIES_DTYPE)
+    scores = _instruments(courses, _usable(courses))
     return ClinicFrame(
         clinic_id=clinic_id,
         version=version,
@@ -374,12 +446,213 @@ def frame_load(clinic_id: uuid.UUID, version: int) -> ClinicFrame:
         baseline_odi=courses.baseline_odi,
         dextrose_percent=courses.dextrose_percent,
         last_injection_day=courses.last_injection_day,
-        co_treatments=co_treatments,
-        obs_course=np.repeat(np.arange(count, dtype=np.int64), courses.scores),
-        obs_day=packed["day"].astype(np.int64),
-        obs_kind=packed["kind"].copy(),
-        obs_value=packed["value"].astype(np.float64),
+        co_treatments=_co_treatments(clinic_id, courses.pk),
+        nrs=scores[ObservationKind.NRS],
+        odi=scores[ObservationKind.ODI],
+        patient_id=courses.patient_id,
+        revision=courses.revision,
     )
+
+
+def _usable(courses: _Courses) -> dict[int, BoolArray]:
+    # Relief needs a baseline above 0 (no pain to relieve otherwise), ODI points a baseline.
+    return {
+        ObservationKind.NRS: courses.baseline_nrs > 0,
+        ObservationKind.ODI: ~np.isnan(courses.baseline_odi),
+    }
+
+
+# A refresh reads the revision of every course row, then the rows that changed: worth it while
+# they are at most this share of the clinic's courses.
+_REFRESH_AT_MOST = 0.5
+
+
+def frame_refresh(frame: ClinicFrame, version: int) -> ClinicFrame | None:
+    """The clinic's frame at ``version`` built from an older one: every course row whose
+    revision (xmin, which every write of a row changes) is the one the frame holds is kept,
+    the others are read again, and rows gone are dropped. None when it cannot (not PostgreSQL,
+    the older frame came from the plain fetch) or would not pay; the caller then loads.
+
+    The revisions and the changed rows are two reads: a row changed between them is read in
+    its newer state, or kept in its older one if it changed after the first; either way its
+    change bumps the clinic's version again, and the next refresh sees its new revision."""
+    if (
+        frame.revision is None
+        or frame.patient_id is None
+        or connection.vendor != "postgresql"
+        or connection.in_atomic_block  # its own writes would keep their rows' revisions
+    ):
+        return None
+    current = _revisions(frame.clinic_id)
+    if current is None:
+        return None
+    pk, revision = current
+    held = frame.course_pk
+    at = np.minimum(np.searchsorted(held, pk), max(held.size - 1, 0))
+    unchanged = np.zeros(pk.size, dtype=bool)
+    if held.size:
+        unchanged = (held[at] == pk) & (frame.revision[at] == revision)
+    changed = pk[~unchanged]
+    if changed.size > _REFRESH_AT_MOST * max(pk.size, 1):
+        return None
+    fresh = _courses_copy(frame.clinic_id, only=changed) if changed.size else _no_courses()
+    if fresh is None or fresh.patient_id is None or fresh.revision is None:
+        return None
+    kept = at[unchanged]
+    return _frame_merge(
+        frame,
+        kept,
+        fresh,
+        version,
+        patient_id=np.concatenate([frame.patient_id[kept], fresh.patient_id]),
+        revision=np.concatenate([frame.revision[kept], fresh.revision]),
+    )
+
+
+def _no_courses() -> _Courses:
+    none = np.zeros(0, dtype=np.int64)
+    return _Courses(
+        pk=none, patient=none, first_date=none, baseline_nrs=np.zeros(0),
+        baseline_odi=np.zeros(0), dextrose_percent=np.zeros(0), last_injection_day=none,
+        attributes={name: (none, {}) for name in COHORT_ATTRIBUTES}, buffer=b"",
+        series_at=none, scores=none, patient_id=np.zeros(0, dtype="V16"), revision=none,
+    )  # fmt: skip
+
+
+def _frame_merge(
+    frame: ClinicFrame,
+    kept: IntArray,
+    fresh: _Courses,
+    version: int,
+    *,
+    patient_id: NDArray[Any],
+    revision: IntArray,
+) -> ClinicFrame:
+    """The ``kept`` courses of ``frame`` and the ``fresh`` ones, as one frame in id order;
+    ``patient_id`` and ``revision``: the kept courses' then the fresh ones'."""
+    pk = np.concatenate([frame.course_pk[kept], fresh.pk])
+    order = np.argsort(pk, kind="stable")
+
+    def merged(old: NDArray[Any], new: NDArray[Any]) -> NDArray[Any]:
+        return np.concatenate([old[kept], new])[order]
+
+    attributes: dict[str, tuple[IntArray, dict[str, int]]] = {}
+    for name in COHORT_ATTRIBUTES:
+        codes, known = frame.attributes[name]
+        new_codes, new_lookup = fresh.attributes[name]
+        lookup = dict(known)
+        # The fresh rows' codes in the frame's numbering; a value it has not met gets the next.
+        remap = np.zeros(len(new_lookup), dtype=np.int64)
+        for value, number in new_lookup.items():
+            remap[number] = lookup.setdefault(value, len(lookup))
+        attributes[name] = (merged(codes, remap[new_codes]), lookup)
+    fresh_scores = _instruments(fresh, _usable(fresh))
+    patient_id = patient_id[order]
+    return ClinicFrame(
+        clinic_id=frame.clinic_id,
+        version=version,
+        course_pk=pk[order],
+        patient_index=_patient_index(patient_id),
+        attributes=attributes,
+        first_date=merged(frame.first_date, fresh.first_date),
+        baseline_nrs=merged(frame.baseline_nrs, fresh.baseline_nrs),
+        baseline_odi=merged(frame.baseline_odi, fresh.baseline_odi),
+        dextrose_percent=merged(frame.dextrose_percent, fresh.dextrose_percent),
+        last_injection_day=merged(frame.last_injection_day, fresh.last_injection_day),
+        # Read again whole: a course's co-treatments are rows of their own, which can change
+        # while the course row does not (an entry logging physiotherapy and no score).
+        co_treatments=_co_treatments(frame.clinic_id, pk[order]),
+        nrs=_scores_merge(frame.nrs, kept, fresh_scores[ObservationKind.NRS], order),
+        odi=_scores_merge(frame.odi, kept, fresh_scores[ObservationKind.ODI], order),
+        patient_id=patient_id,
+        revision=revision[order],
+    )
+
+
+def _scores_merge(old: Scores, kept: IntArray, new: Scores, order: IntArray) -> Scores:
+    """The scores of the ``kept`` courses of ``old`` and of every course of ``new``, for the
+    courses in ``order`` (kept first, then new): one gather per field."""
+    begins = np.concatenate([old.starts[kept], new.starts + old.day.size])[order]
+    counts = np.concatenate([old.counts[kept], new.counts])[order]
+    total = int(counts.sum())
+    ends = np.cumsum(counts)
+    at = np.repeat(begins - (ends - counts), counts) + np.arange(total, dtype=np.int64)
+    return Scores(
+        course=np.repeat(np.arange(counts.size, dtype=np.int64), counts),
+        day=np.concatenate([old.day, new.day])[at],
+        score=np.concatenate([old.score, new.score])[at],
+        starts=ends - counts,
+        ends=ends,
+    )
+
+
+_SCORE_SIZE = SERIES_DTYPE.itemsize
+# Where each field of a packed score starts.
+_AT = {name: int(field[1]) for name, field in (SERIES_DTYPE.fields or {}).items()}
+_DAY_AT, _KIND_AT, _VALUE_AT = _AT["day"], _AT["kind"], _AT["value"]
+
+
+def _unaligned(buffer: bytes, dtype: str) -> NDArray[Any]:
+    """Every position of ``buffer`` read as ``dtype``: a view to pick fields out of packed
+    records with one gather, however they are aligned."""
+    width = np.dtype(dtype).itemsize
+    count = max(len(buffer) - width + 1, 0)
+    return np.ndarray(shape=(count,), dtype=dtype, buffer=buffer, strides=(1,))
+
+
+def _instruments(courses: _Courses, wanted: dict[int, BoolArray]) -> dict[int, Scores]:
+    """Per kind of score, its scores of the courses ``wanted[kind]`` marks, read out of the
+    packed series: the byte offset of every score, then one gather per field."""
+    counts = courses.scores
+    total = int(counts.sum())
+    first = np.cumsum(counts) - counts
+    # A score's offset: its course's series start plus 13 bytes per score before it.
+    offsets = np.arange(0, total * _SCORE_SIZE, _SCORE_SIZE, dtype=np.int64)
+    offsets += np.repeat(courses.series_at - first * _SCORE_SIZE, counts)
+    raw = np.frombuffer(courses.buffer, dtype=np.uint8)
+    kinds = raw[offsets + _KIND_AT]
+    days = _unaligned(courses.buffer, "<i4")
+    values = _unaligned(courses.buffer, "<f8")
+    scored = np.flatnonzero(counts)
+    found: dict[int, Scores] = {}
+    for kind, usable in wanted.items():
+        chosen = kinds == kind
+        chosen &= np.repeat(usable, counts)
+        at = offsets[chosen]
+        day = days[at + _DAY_AT].astype(np.int32, copy=False)
+        if not np.all((day >= 0) & (day < 2**_DAY_BITS)):
+            # A score belongs to a course from its first injection on: never before day 0.
+            chosen[np.flatnonzero(chosen)[(day < 0) | (day >= 2**_DAY_BITS)]] = False
+            at = offsets[chosen]
+            day = days[at + _DAY_AT].astype(np.int32, copy=False)
+        per_course = np.zeros(counts.size, dtype=np.int64)
+        if scored.size:
+            per_course[scored] = np.add.reduceat(chosen, first[scored], dtype=np.int64)
+        ends = np.cumsum(per_course)
+        found[kind] = Scores(
+            course=np.repeat(np.arange(counts.size, dtype=np.int64), per_course),
+            day=day,
+            score=values[at + _VALUE_AT].astype(np.float64, copy=False),
+            starts=ends - per_course,
+            ends=ends,
+        )
+    return found
+
+
+def _co_treatments(clinic_id: uuid.UUID, pks: IntArray) -> dict[str, BoolArray]:
+    """Per co-treatment, which of the courses ``pks`` (ascending) had it."""
+    rows = CourseCoTreatment.objects.filter(course__clinic_id=clinic_id)
+    by_code: dict[str, list[int]] = defaultdict(list)
+    for course, code in rows.values_list("course_id", "code"):
+        by_code[code].append(course)
+    flags: dict[str, BoolArray] = {}
+    for code, ids in by_code.items():
+        wanted = np.array(ids, dtype=np.int64)
+        at = np.minimum(np.searchsorted(pks, wanted), max(pks.size - 1, 0))
+        known = at[pks[at] == wanted] if pks.size else at[:0]  # a course read later is left out
+        flags[code] = np.zeros(pks.size, dtype=bool)
+        flags[code][known] = True
+    return flags
 
 
 def _courses_fetch(clinic_id: uuid.UUID) -> _Courses:
@@ -417,6 +690,7 @@ def _courses_fetch(clinic_id: uuid.UUID) -> _Courses:
         return np.array(values, dtype=np.float64).reshape(count)
 
     series = [bytes(blob) for blob in columns[7]]
+    lengths = np.fromiter((len(blob) for blob in series), dtype=np.int64, count=count)
     return _Courses(
         pk=np.fromiter(columns[0], dtype=np.int64, count=count),
         patient=_factorize(columns[1], count)[0],
@@ -429,10 +703,9 @@ def _courses_fetch(clinic_id: uuid.UUID) -> _Courses:
         attributes={
             name: _factorize(columns[8 + i], count) for i, name in enumerate(COHORT_ATTRIBUTES)
         },
-        scores=np.fromiter(
-            (len(blob) // SERIES_DTYPE.itemsize for blob in series), dtype=np.int64, count=count
-        ),
-        packed=b"".join(series),
+        buffer=b"".join(series),
+        series_at=np.cumsum(lengths) - lengths,
+        scores=lengths // _SCORE_SIZE,
     )
 
 
@@ -445,11 +718,12 @@ def _factorize(values: Sequence[Any], count: int) -> tuple[IntArray, dict[str, i
 
 
 # PostgreSQL's binary COPY: a 19-byte header, then per row a field count and, per field, its
-# length and big-endian bytes; a 2-byte trailer. Without the series every column has a fixed
-# width (NULL floats come as NaN), so those rows are one numpy record each.
+# length and big-endian bytes; a 2-byte trailer. Every column but the last (the series) has a
+# fixed width (NULL floats come as NaN), so the head of each row is one numpy record.
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _COPY_HEADER = 19
 _COPY_TRAILER = 2
-_COPY_FIXED = np.dtype(
+_COPY_HEAD = np.dtype(
     [
         ("fields", ">i2"),
         ("l_pk", ">i4"), ("pk", ">i8"),
@@ -459,168 +733,188 @@ _COPY_FIXED = np.dtype(
         ("l_odi", ">i4"), ("odi", ">f8"),
         ("l_dextrose", ">i4"), ("dextrose", ">f8"),
         ("l_last", ">i4"), ("last", ">i4"),
-        *[item for name in COHORT_ATTRIBUTES for item in ((f"l_{name}", ">i4"), (name, ">i8"))],
-        ("l_length", ">i4"), ("length", ">i4"),
+        ("l_attributes", ">i4"), ("attributes", ">i8"),
+        ("l_revision", ">i4"), ("revision", ">u4"),
+        ("l_series", ">i4"),
     ]
 )  # fmt: skip
-# A row of (id, series): field count, the id's length and value, the series' length.
-_SERIES_ROW = struct.Struct(">hiqi")
+_COPY_FIELDS = 10
+# The attributes travel as the course's key of their combination (Course.cohort_key: one number
+# rather than eight texts); the combination behind a key is learnt once per process.
+_combinations: dict[tuple[uuid.UUID, int], tuple[str, ...]] = {}
+_combinations_lock = threading.Lock()
 
 
-# The value behind each attribute hash seen so far: a hash of a text never changes, so a
-# reload asks the database only about values this process has not met.
-_hashed_values: dict[str, dict[int, str]] = {name: {} for name in COHORT_ATTRIBUTES}
-_hashed_lock = threading.Lock()
-
-
-def _attribute_codes(
-    clinic_id: uuid.UUID, categories_sql: str, fixed: np.ndarray
-) -> dict[str, dict[str, int]] | None:
-    """Each attribute's {value: hash} for the hashes in ``fixed``; None on a hash collision."""
-    present = {name: np.unique(fixed[name]).astype(np.int64).tolist() for name in COHORT_ATTRIBUTES}
-    with _hashed_lock:
-        known = all(h in _hashed_values[name] for name in COHORT_ATTRIBUTES for h in present[name])
-    if not known:
-        with connection.cursor() as cursor:
-            cursor.execute(categories_sql, [str(clinic_id)])
-            groups = cursor.fetchall()
-        learnt: dict[str, dict[int, str]] = {name: {} for name in COHORT_ATTRIBUTES}
-        for row in groups:
-            for i, name in enumerate(COHORT_ATTRIBUTES):
-                value, hashed = row[2 * i], row[2 * i + 1]
-                if value is None:
-                    continue
-                if learnt[name].setdefault(int(hashed), value) != value:
-                    return None  # two values, one hash: let the plain fetch do it
-        with _hashed_lock:
-            for name in COHORT_ATTRIBUTES:
-                for hashed, value in learnt[name].items():
-                    if _hashed_values[name].setdefault(hashed, value) != value:
-                        return None
-    with _hashed_lock:
-        if not all(h in _hashed_values[name] for name in COHORT_ATTRIBUTES for h in present[name]):
-            return None  # a value went away between the two reads: let the plain fetch do it
-        return {
-            name: {_hashed_values[name][h]: h for h in present[name]} for name in COHORT_ATTRIBUTES
-        }
-
-
-def _copy_out(sql: str, params: list[Any]) -> memoryview:
-    """The rows of ``sql`` in PostgreSQL's binary COPY format, on this thread's connection."""
-    connection.ensure_connection()
+def _copy_rows(sql: str, params: list[Any]) -> list[bytes]:
+    """The rows of ``sql`` in PostgreSQL's binary COPY format, one bytes object per row as
+    libpq delivers them (the header arrives with the first row, the trailer on its own)."""
+    rows: list[bytes] = []
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg2's own cursor: copy_expert and mogrify
         statement = raw.mogrify(sql, params).decode()
-        buffer = io.BytesIO()
-        raw.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT binary)", buffer)
-    return buffer.getbuffer()
+        # A write per row, straight into a list: no Python code runs per row.
+        sink = types.SimpleNamespace(write=rows.append)
+        raw.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT binary)", sink, 1 << 20)
+    return rows
 
 
-def _copy_out_apart(sql: str, params: list[Any]) -> memoryview:
-    """``_copy_out`` on a connection of its own (run in another thread), closed afterwards."""
-    try:
-        return _copy_out(sql, params)
-    finally:
-        connection.close()
+def _courses_copy(clinic_id: uuid.UUID, only: IntArray | None = None) -> _Courses | None:
+    """PostgreSQL: one binary COPY of the course rows (fixed-width columns, then the series),
+    parsed with numpy: each row's length is that of the piece libpq delivered it in, so every
+    row's head is one record and every score one gather away. One statement, one snapshot.
+    ``only``: the rows of these course ids alone.
 
-
-def _courses_copy(clinic_id: uuid.UUID) -> _Courses | None:
-    """PostgreSQL: two binary COPYs, the fixed-width columns (attributes as 64-bit hashes of
-    their text, decoded by one small GROUP BY) and the packed series, parsed with numpy.
-
-    Outside a transaction the two run at once on two connections; each reads its own snapshot,
-    so they are matched by course id (a course written in between is simply left for the next
-    load, which that write's version bump brings). None if the hashes of two different values of
-    an attribute collide, so the caller falls back to the plain fetch."""
+    None if the rows are not as expected, or two attribute combinations share a key: the
+    caller then falls back to the plain fetch."""
     table = connection.ops.quote_name(Course._meta.db_table)
     floats = [
         f"COALESCE({column}, 'NaN'::float8)"
         for column in ("baseline_nrs", "baseline_odi", "dextrose_percent")
     ]
-    hashes = [f"hashtextextended({name}, 0)" for name in COHORT_ATTRIBUTES]
-    fixed_sql = (
+    sql = (
         f"SELECT id, patient_id, (first_injection_date - DATE '1970-01-01')::int4, "  # noqa: S608
-        f"{', '.join(floats)}, last_injection_day::int4, {', '.join(hashes)}, "
-        f"octet_length(series)::int4 FROM {table} WHERE clinic_id = %s ORDER BY id"
+        f"{', '.join(floats)}, last_injection_day::int4, cohort_key, xmin, series "
+        f"FROM {table} WHERE clinic_id = %s"
     )
-    series_sql = f"SELECT id, series FROM {table} WHERE clinic_id = %s ORDER BY id"  # noqa: S608
-    categories_sql = (
-        f"SELECT {', '.join(f'{name}, hashtextextended({name}, 0)' for name in COHORT_ATTRIBUTES)} "  # noqa: S608
-        f"FROM {table} WHERE clinic_id = %s "
-        f"GROUP BY GROUPING SETS ({', '.join(f'({name})' for name in COHORT_ATTRIBUTES)})"
-    )
-    params = [str(clinic_id)]
-    if connection.in_atomic_block:
-        # Another connection would not see this transaction's rows.
-        series_payload = _copy_out(series_sql, params)
-        fixed_payload = _copy_out(fixed_sql, params)
-    else:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(_copy_out_apart, series_sql, params)
-            fixed_payload = _copy_out(fixed_sql, params)
-            series_payload = pending.result()
-    body = len(fixed_payload) - _COPY_HEADER - _COPY_TRAILER
-    fixed = np.frombuffer(
-        fixed_payload, dtype=_COPY_FIXED, count=body // _COPY_FIXED.itemsize, offset=_COPY_HEADER
-    )
-    packed = _series_packed(series_payload, fixed)
-    if packed is None:
-        # The two reads saw different courses: match them row by row.
-        ids, blobs = _series_rows(series_payload)
-        keep_series = np.isin(ids, fixed["pk"])
-        fixed = fixed[np.isin(fixed["pk"], ids)]
-        blobs = [blob for blob, keep in zip(blobs, keep_series.tolist(), strict=True) if keep]
-        lengths = np.fromiter((len(blob) for blob in blobs), dtype=np.int64, count=len(blobs))
-        packed = (b"".join(blobs), lengths)
-    codes = _attribute_codes(clinic_id, categories_sql, fixed)
-    if codes is None:
+    params: list[Any] = [str(clinic_id)]
+    if only is not None:
+        sql += " AND id = ANY(%s)"
+        params.append(only.tolist())
+    rows = _copy_rows(sql, params)
+    buffer = b"".join(rows)
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    if not (
+        len(buffer) >= _COPY_HEADER + _COPY_TRAILER
+        and buffer.startswith(_COPY_SIGNATURE)
+        and buffer.endswith(b"\xff\xff")
+    ):
         return None
-    count = fixed.size
-    _, patient = np.unique(fixed["patient"], return_inverse=True)
+    lengths[0] -= _COPY_HEADER
+    lengths[-1] -= _COPY_TRAILER
+    lengths = lengths[lengths > 0]
+    head_size = _COPY_HEAD.itemsize
+    if lengths.size and lengths.min() < head_size:
+        return None
+    starts = _COPY_HEADER + np.cumsum(lengths) - lengths
+    raw = np.frombuffer(buffer, dtype=np.uint8)
+    windows = np.lib.stride_tricks.as_strided(
+        raw, shape=(max(raw.size - head_size + 1, 0), head_size), strides=(1, 1), writeable=False
+    )
+    heads = windows[starts].view(_COPY_HEAD).ravel()
+    series_length = lengths - head_size
+    expected = {
+        "fields": _COPY_FIELDS, "l_pk": 8, "l_patient": 16, "l_first": 4, "l_nrs": 8,
+        "l_odi": 8, "l_dextrose": 8, "l_last": 4, "l_attributes": 8, "l_revision": 4,
+    }  # fmt: skip
+    if not (
+        all(np.all(heads[name] == width) for name, width in expected.items())
+        and np.array_equal(heads["l_series"], series_length)
+        and not np.any(series_length % _SCORE_SIZE)
+    ):
+        return None  # not one row per piece: let the plain fetch do it
+    if np.any(heads["pk"][1:] <= heads["pk"][:-1]):  # rows come in the table's order
+        order = np.argsort(heads["pk"], kind="stable")
+        heads, starts, series_length = heads[order], starts[order], series_length[order]
+    attributes = _attribute_codes(clinic_id, table, heads["attributes"].astype(np.int64))
+    if attributes is None:
+        return None
+    patient_id = np.ascontiguousarray(heads["patient"])
     return _Courses(
-        pk=fixed["pk"].astype(np.int64),
-        patient=patient.astype(np.int64).reshape(count),
-        first_date=fixed["first"].astype(np.int64),
-        baseline_nrs=fixed["nrs"].astype(np.float64),
-        baseline_odi=fixed["odi"].astype(np.float64),
-        dextrose_percent=fixed["dextrose"].astype(np.float64),
-        last_injection_day=fixed["last"].astype(np.int64),
-        attributes={
-            name: (fixed[name].astype(np.int64), codes[name]) for name in COHORT_ATTRIBUTES
-        },
-        scores=packed[1] // SERIES_DTYPE.itemsize,
-        packed=packed[0],
+        pk=heads["pk"].astype(np.int64),
+        patient=_patient_index(patient_id),
+        first_date=heads["first"].astype(np.int64),
+        baseline_nrs=heads["nrs"].astype(np.float64),
+        baseline_odi=heads["odi"].astype(np.float64),
+        dextrose_percent=heads["dextrose"].astype(np.float64),
+        last_injection_day=heads["last"].astype(np.int64),
+        attributes=attributes,
+        buffer=buffer,
+        series_at=starts + head_size,
+        scores=series_length // _SCORE_SIZE,
+        patient_id=patient_id,
+        # Inside a transaction its writes keep one revision: such a frame is never refreshed.
+        revision=None if connection.in_atomic_block else heads["revision"].astype(np.int64),
     )
 
 
-def _series_packed(payload: memoryview, fixed: np.ndarray) -> tuple[bytes, IntArray] | None:
-    """Every series of an (id, series) COPY joined: the lengths the fixed read gave place every
-    row without parsing them one by one. None if the two reads do not describe the same rows."""
-    lengths = fixed["length"].astype(np.int64)
-    head = _SERIES_ROW.size
-    starts = _COPY_HEADER + np.r_[0, np.cumsum(head + lengths)[:-1]] if lengths.size else lengths
-    if _COPY_HEADER + int((head + lengths).sum()) + _COPY_TRAILER != len(payload):
-        return None
-    raw = np.frombuffer(payload, dtype=np.uint8)
-    ids = raw[(starts[:, None] + np.arange(6, 14)).ravel()].view(">i8")
-    if not np.array_equal(ids, fixed["pk"]):
-        return None
-    begins = (starts + head).tolist()
-    ends = (starts + head + lengths).tolist()
-    return b"".join([payload[b:e] for b, e in zip(begins, ends, strict=True)]), lengths
+_REVISION_ROW = np.dtype(
+    [("fields", ">i2"), ("l_pk", ">i4"), ("pk", ">i8"), ("l_rev", ">i4"), ("rev", ">u4")]
+)
 
 
-def _series_rows(payload: memoryview) -> tuple[IntArray, list[memoryview]]:
-    """(id, series) rows of a binary COPY: the series vary in length, so one step per row."""
-    ids, blobs = [], []
-    head = _SERIES_ROW.size
-    position, end = _COPY_HEADER, len(payload) - _COPY_TRAILER
-    while position < end:
-        _, _, pk, length = _SERIES_ROW.unpack_from(payload, position)
-        ids.append(pk)
-        blobs.append(payload[position + head : position + head + length])
-        position += head + length
-    return np.array(ids, dtype=np.int64), blobs
+def _revisions(clinic_id: uuid.UUID) -> tuple[IntArray, IntArray] | None:
+    """Every course row of the clinic: its id (ascending) and revision (xmin)."""
+    table = connection.ops.quote_name(Course._meta.db_table)
+    rows = _copy_rows(
+        f"SELECT id, xmin FROM {table} WHERE clinic_id = %s",  # noqa: S608
+        [str(clinic_id)],
+    )
+    buffer = b"".join(rows)
+    body = len(buffer) - _COPY_HEADER - _COPY_TRAILER
+    if body < 0 or body % _REVISION_ROW.itemsize or not buffer.startswith(_COPY_SIGNATURE):
+        return None
+    found = np.frombuffer(
+        buffer, dtype=_REVISION_ROW, count=body // _REVISION_ROW.itemsize, offset=_COPY_HEADER
+    )
+    if not (
+        np.all(found["fields"] == 2) and np.all(found["l_pk"] == 8) and np.all(found["l_rev"] == 4)
+    ):
+        return None
+    order = np.argsort(found["pk"], kind="stable")
+    return found["pk"][order].astype(np.int64), found["rev"][order].astype(np.int64)
+
+
+def _patient_index(patients: NDArray[Any]) -> IntArray:
+    """The same number for equal patient ids (16 bytes each): grouped by their first 8 bytes,
+    checked on the other 8 (a clash of the first 8 sends it to the full comparison)."""
+    if patients.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    halves = patients.view(np.uint64).reshape(-1, 2)
+    _, first, index = np.unique(halves[:, 0], return_index=True, return_inverse=True)
+    if np.array_equal(halves[first, 1][index], halves[:, 1]):
+        return index.astype(np.int64).ravel()
+    return np.unique(patients, return_inverse=True)[1].astype(np.int64).ravel()
+
+
+def _attribute_codes(
+    clinic_id: uuid.UUID, table: str, keys: IntArray
+) -> dict[str, tuple[IntArray, dict[str, int]]] | None:
+    """Each attribute's codes per course, from the key of each course's combination; None if
+    two combinations share a key."""
+    present, inverse = np.unique(keys, return_inverse=True)
+    wanted = [(clinic_id, key) for key in present.tolist()]
+    with _combinations_lock:
+        # 0 is the column's default (a row written before keys were kept): never trusted.
+        known = all(key in _combinations for key in wanted if key[1] != 0) and 0 not in present
+    if not known:
+        columns = ", ".join(COHORT_ATTRIBUTES)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT cohort_key, {columns} FROM {table} "  # noqa: S608
+                f"WHERE clinic_id = %s GROUP BY cohort_key, {columns}",
+                [str(clinic_id)],
+            )
+            groups = cursor.fetchall()
+        learnt: dict[tuple[uuid.UUID, int], tuple[str, ...]] = {}
+        for row in groups:
+            key, values = (clinic_id, int(row[0])), tuple(row[1:])
+            if learnt.setdefault(key, values) != values:
+                return None  # two combinations, one key: let the plain fetch do it
+        with _combinations_lock:
+            _combinations.update(learnt)
+    else:
+        learnt = {}
+    with _combinations_lock:
+        combinations = [learnt.get(key) or _combinations.get(key) for key in wanted]
+    if any(combination is None for combination in combinations):
+        return None  # a combination went away between the two reads
+    codes: dict[str, tuple[IntArray, dict[str, int]]] = {}
+    for i, name in enumerate(COHORT_ATTRIBUTES):
+        column = [combination[i] for combination in combinations if combination is not None]
+        lookup = {value: code for code, value in enumerate(sorted(set(column)))}
+        per_combination = np.array([lookup[value] for value in column], dtype=np.int64)
+        codes[name] = (per_combination[inverse].ravel(), lookup)
+    return codes
 
 
 # --- The per-process frame cache -----------------------------------------------------------
@@ -631,13 +925,16 @@ _frames_lock = threading.Lock()
 
 
 def clinic_frame(clinic_id: uuid.UUID, version: int) -> ClinicFrame:
-    """The clinic's frame at ``version``, loaded unless this process already holds it."""
+    """The clinic's frame at ``version``: the one this process holds, else that one refreshed
+    with the courses changed since, else loaded."""
     with _frames_lock:
-        frame = _frames.get(clinic_id)
-        if frame is not None and frame.version == version:
+        held = _frames.get(clinic_id)
+        if held is not None and held.version == version:
             _frames.move_to_end(clinic_id)
-            return frame
-    frame = frame_load(clinic_id, version)
+            return held
+    frame = frame_refresh(held, version) if held is not None else None
+    if frame is None:
+        frame = frame_load(clinic_id, version)
     with _frames_lock:
         _frames[clinic_id] = frame
         _frames.move_to_end(clinic_id)

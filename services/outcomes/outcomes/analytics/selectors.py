@@ -26,6 +26,7 @@ from outcomes.analytics.frame import (
     ODI_POINTS,
     BoolArray,
     ClinicFrame,
+    IntArray,
     TimeToEvent,
     clinic_frame,
 )
@@ -38,7 +39,7 @@ from outcomes.analytics.horizons import (
     horizon_day,
     window_days,
 )
-from outcomes.analytics.stats import group_stats, kaplan_meier, wilson_interval
+from outcomes.analytics.stats import kaplan_meier, runs_stats, wilson_interval
 from outcomes.benchmarks.models import COMPARABLE_KINDS, Benchmark
 
 # (measure, threshold) pairs reported at every horizon.
@@ -95,10 +96,15 @@ def _analysis(
 def _curve_points(frame: ClinicFrame, mask: BoolArray, measure: str) -> list[dict[str, Any]]:
     table = frame.curve_table(measure)
     if mask.all():
-        summary = group_stats(table.week, table.value)
+        summary = runs_stats(table.weeks, np.diff(table.bounds), table.value)
     else:
         keep = mask[table.course]
-        summary = group_stats(table.week[keep], table.value[keep])
+        kept: IntArray = (
+            np.add.reduceat(keep, table.bounds[:-1], dtype=np.int64)
+            if keep.size
+            else np.zeros(0, dtype=np.int64)
+        )
+        summary = runs_stats(table.weeks, kept, table.value[keep])
     return [
         {
             "week": int(summary.keys[i]),
@@ -138,14 +144,11 @@ def _responders(frame: ClinicFrame, mask: BoolArray, today: date) -> dict[str, A
     horizons = []
     for months in HORIZON_MONTHS:
         endpoints = []
-        due = 0
+        due = int(np.count_nonzero(frame.due(months, today) & mask))
         for measure, threshold in RESPONDER_ENDPOINTS:
-            values = frame.horizon(measure, months, today)
-            due = int(np.count_nonzero(values.due & mask))
-            chosen = values.value[mask]
-            chosen = chosen[~np.isnan(chosen)]
-            n = int(chosen.size)
-            responders = int(np.count_nonzero(chosen >= threshold))
+            scored, reached = frame.responders(measure, months, threshold)
+            n = int(np.count_nonzero(scored & mask))
+            responders = int(np.count_nonzero(reached & mask))
             low, high = wilson_interval(responders, n)
             endpoints.append(
                 {

@@ -9,9 +9,10 @@ correction or a deletion is never patched in place, it is re-derived.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,7 +21,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 from django.db import connections
 
-from outcomes.readmodel.models import InjectionRecord, ObservationKind, Patient
+from outcomes.readmodel.models import (
+    COHORT_ATTRIBUTES,
+    InjectionRecord,
+    ObservationKind,
+    Patient,
+)
 from outcomes.readmodel.tables import LIVE, Tables
 
 # The baseline is the last NRS in this many days before the course's first injection: older
@@ -56,7 +62,17 @@ _COURSE_FIELDS = (
     "baseline_nrs",
     "baseline_nrs_at",
     "baseline_odi",
+    "cohort_key",
 )
+
+
+def cohort_key(attributes: Mapping[str, Any]) -> int:
+    """A course's COHORT_ATTRIBUTES values as one signed 64-bit number (BLAKE2b): equal values,
+    equal keys. Two different combinations sharing a key would be noticed by the analysis
+    when it learns the values behind the keys, and handled there."""
+    text = "\x1f".join(str(attributes[name]) for name in COHORT_ATTRIBUTES)
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def age_band(birth_year: int | None, at_year: int) -> str:
@@ -322,6 +338,7 @@ def _plan_courses(
             "baseline_nrs_at": baseline.occurred_at if baseline else None,
             "baseline_odi": baseline_odi.value if baseline_odi else None,
         }
+        plan.fields["cohort_key"] = cohort_key(plan.fields)
         ends = plans[index + 1].first.injected_at if index + 1 < len(plans) else None
         codes = {code for injection in plan.injections for code in injection.co_treatments}
         for recorded_at, logged in rows.entry_co_treatments:

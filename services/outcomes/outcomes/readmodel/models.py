@@ -15,6 +15,19 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+# The course attributes cohorts are split by (those of the course's first injection, and the
+# patient's sex and age band).
+COHORT_ATTRIBUTES = (
+    "site",
+    "laterality",
+    "solution",
+    "guidance",
+    "protocol",
+    "diagnosis",
+    "sex",
+    "age_band",
+)
+
 
 class ObservationKind(models.IntegerChoices):
     NRS = 1, "NRS pain (0-10)"
@@ -137,6 +150,10 @@ class CourseRecord(models.Model):
     baseline_nrs = models.FloatField(null=True, blank=True)
     baseline_nrs_at = models.DateTimeField(null=True, blank=True)
     baseline_odi = models.FloatField(null=True, blank=True)
+    # A 64-bit key of the course's COHORT_ATTRIBUTES values (derive.cohort_key): the analysis
+    # reads one number per course instead of eight texts, and learns once which values are
+    # behind each key.
+    cohort_key = models.BigIntegerField(default=0, editable=False)
     # The course's live scores in time order, packed for the analysis (derive.SERIES_DTYPE: day,
     # kind, value per score). A copy of what Observation holds, kept by patients_refresh, so a
     # clinic's scores load as one short row per course instead of one row per score.

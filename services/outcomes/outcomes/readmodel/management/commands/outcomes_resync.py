@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from outcomes.readmodel.resync import ResyncError, resync_from_diary
@@ -29,7 +30,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        session = service_session(settings.DIARY_URL)
+        try:
+            session = service_session(settings.DIARY_URL)
+        except ImproperlyConfigured as exc:  # deployed before the service client was created
+            raise CommandError(str(exc)) from exc
         try:
             result = resync_from_diary(session=session, page_size=options["page_size"])
         except (ResyncError, ServiceTokenError) as exc:
