@@ -275,7 +275,53 @@ def claim_plan() -> str:
 # --- The two runs -----------------------------------------------------------------------------
 
 
-def run_sweeper(env: dict[str, str], work: Path, due_start: datetime) -> dict[str, object]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process has used so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    # utime and stime are fields 14 and 15 of stat(5), counted from the state (field 3).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU time used by groups of processes from a starting point: each process's latest
+    reading minus its reading at the start (0 for processes that started later). A process that
+    ends between two readings loses at most one interval of CPU time."""
+
+    def __init__(self) -> None:
+        self.start: dict[str, dict[int, float]] = {}
+        self.latest: dict[str, dict[int, float]] = {}
+        self.started = False
+
+    def read(self, groups: dict[str, list[int]]) -> None:
+        for group, pids in groups.items():
+            latest = self.latest.setdefault(group, {})
+            for pid in pids:
+                used = cpu_seconds(pid)
+                if used:
+                    latest[pid] = used
+        if not self.started:
+            self.start = {group: dict(values) for group, values in self.latest.items()}
+            self.started = True
+
+    def used(self, group: str) -> float:
+        start = self.start.get(group, {})
+        return sum(v - start.get(pid, 0.0) for pid, v in self.latest.get(group, {}).items())
+
+
+def worker_pids(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid]
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    return pids
+
+
+def run_sweeper(
+    env: dict[str, str], work: Path, due_start: datetime, broker_pid: int
+) -> dict[str, object]:
     from django.db import connection
 
     command = [sys.executable, "-m", "celery", "-A", "reminders.celery_app", "worker"]
@@ -284,15 +330,41 @@ def run_sweeper(env: dict[str, str], work: Path, due_start: datetime) -> dict[st
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"]
     worker = Process(command, {**env, "LOG_LEVEL": "INFO"}, work / "sweeper-worker.log")
     peak = 0.0
+    meter = CpuMeter()
+    due_end = due_start + DUE_WINDOW + timedelta(minutes=1)
+
+    def processes() -> dict[str, list[int]]:
+        # The database's share: the server processes of the worker's connections (not this
+        # script's own, which only polls).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            backends = [int(row[0]) for row in cursor.fetchall()]
+        return {
+            "worker": worker_pids(worker.popen.pid),
+            "database": backends,
+            "broker": [broker_pid],
+        }
 
     def all_sent() -> bool:
         nonlocal peak
         peak = max(peak, rss_mib(worker.popen.pid))
+        if meter.started or datetime.now(tz=UTC) >= due_start - timedelta(seconds=2):
+            # From just before the first prompt falls due: start-up is not dispatch.
+            meter.read(processes())
         with connection.cursor() as cursor:
+            # Counted through the partial indexes of pending and claimed prompts: a count over
+            # the whole table every second would cost the database more than some of the work
+            # measured.
             cursor.execute(
-                "SELECT count(*) FROM prompts_prompt WHERE offset_key = 'due' AND status = 'sent'"
+                "SELECT (SELECT count(*) FROM prompts_prompt WHERE status = 'pending' "
+                "AND due_at <= %s) + (SELECT count(*) FROM prompts_prompt "
+                "WHERE status = 'sending')",
+                [due_end],
             )
-            return int(cursor.fetchone()[0]) >= DUE
+            return int(cursor.fetchone()[0]) == 0
 
     try:
         wait = (due_start - datetime.now(tz=UTC)).total_seconds() + DUE_WINDOW.total_seconds()
@@ -323,6 +395,7 @@ def run_sweeper(env: dict[str, str], work: Path, due_start: datetime) -> dict[st
     span = (last - first).total_seconds() if first and last and last > first else float("nan")
     return {
         "tasks": task_times(worker.output()),
+        "cpu": {group: meter.used(group) for group in ("worker", "database", "broker")},
         "finished": finished,
         "sent": sent,
         "rate": sent / busy_seconds if busy_seconds else float("nan"),
@@ -467,7 +540,7 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         load_seconds, rows, due_start = generate()
         plan = claim_plan()
-        sweeper = run_sweeper(env, work, due_start)
+        sweeper = run_sweeper(env, work, due_start, redis_server.pid)
         eta = run_eta(redis_url, work)
     finally:
         from django.db import connections
@@ -505,6 +578,19 @@ def main() -> None:
         f"\ntargets: dispatch >= 2,000/s ({'met' if sweeper['rate'] >= 2000 else 'NOT met'}); "
         f"p99 lateness <= {target} s ({'met' if sweeper['p99'] <= target else 'NOT met'})"
     )
+    cpu: dict[str, float] = sweeper["cpu"]  # type: ignore[assignment]
+    sent = int(sweeper["sent"])  # type: ignore[call-overload]
+    if sent:
+        per_prompt = {group: 1000 * seconds / sent for group, seconds in cpu.items()}
+        total = sum(per_prompt.values())
+        cores = os.cpu_count() or 1
+        print(
+            "CPU per prompt sent (ms): "
+            + ", ".join(f"{group} {ms:.2f}" for group, ms in per_prompt.items())
+            + f"; total {total:.2f}, so at most about {1000 * cores / total:,.0f}/s on "
+            f"{cores} cores (the dispatch rate above is measured; this is less sensitive to "
+            "other load on the machine)"
+        )
     print("\nworker time by task (sweeper run):")
     for name, (count, seconds) in sorted(sweeper["tasks"].items()):  # type: ignore[attr-defined]
         print(

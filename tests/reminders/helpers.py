@@ -14,7 +14,8 @@ from rest_framework.test import APIClient
 from reminders.channels.models import RecordedSend
 from reminders.patients.services import device_register
 from reminders.prompts.models import Prompt
-from reminders.prompts.services.dispatch import SweepResult, prompts_deliver, prompts_sweep
+from reminders.prompts.services.delivery import prompts_deliver
+from reminders.prompts.services.dispatch import SweepResult, prompts_sweep
 from reminders.schedules.models import ScheduleTemplate
 from reminders.schedules.services import template_create
 from shared.events.catalogue import utc_isoformat

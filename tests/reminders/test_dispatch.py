@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from helpers import (
     deliver_event,
     enrol,
@@ -23,17 +24,18 @@ from helpers import (
 )
 from pytest_django.fixtures import Settings
 
+from reminders.arrays import pg_array
 from reminders.channels.base import Message, Recipient
 from reminders.channels.registry import channel
 from reminders.patients.models import Device, Patient
 from reminders.patients.services import device_register, preference_update
 from reminders.prompts.models import Delivery, DeliveryStatus, Prompt, PromptStatus
+from reminders.prompts.services.delivery import prompts_deliver
 from reminders.prompts.services.dispatch import (
     SweepResult,
     claim_batch,
     claim_params,
     claim_sql,
-    prompts_deliver,
     prompts_sweep,
 )
 from shared.events.testing import published_envelopes
@@ -325,6 +327,39 @@ def test_an_erased_patients_claimed_prompt_is_not_sent() -> None:
     assert sends(prompt) == []
     assert not Device.objects.filter(patient_id=patient).exists()
     assert Patient.objects.get(id=patient).erased_at is not None
+
+
+def _deliver_counting_statements(count: int) -> tuple[int, list[Prompt]]:
+    prompts = [
+        make_prompt(make_patient(CLINIC), clinic_id=CLINIC, due_at=NOW) for _ in range(count)
+    ]
+    ids, token = claim_batch("due", now=NOW, limit=count)
+    with CaptureQueriesContext(connection) as statements:
+        result = prompts_deliver(prompt_ids=[str(i) for i in ids], claim_token=token, now=NOW)
+    assert result.sent == count
+    return len(statements.captured_queries), prompts
+
+
+def test_a_delivery_task_costs_as_many_statements_for_fifty_prompts_as_for_two() -> None:
+    few, _ = _deliver_counting_statements(2)
+    many, prompts = _deliver_counting_statements(50)
+
+    assert many == few
+    assert len(sends()) == 52
+    for prompt in prompts:
+        prompt.refresh_from_db()
+        assert (prompt.status, prompt.sent_at, prompt.claim_token) == (PromptStatus.SENT, NOW, None)
+    assert Delivery.objects.filter(status=DeliveryStatus.SENT).count() == 52
+    assert len(published_envelopes("reminders.prompt.sent")) == 52
+
+
+def test_array_parameters_keep_text_exactly_as_written() -> None:
+    texts = ["a,b", "{braces}", 'say "hi"', "back\\slash", "NULL", "", " spaced "]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT unnest(%s::varchar[])", [pg_array(texts)])
+        assert [row[0] for row in cursor.fetchall()] == texts
+        cursor.execute("SELECT unnest(%s::varchar[])", [pg_array([None, "x"])])
+        assert [row[0] for row in cursor.fetchall()] == [None, "x"]
 
 
 def test_the_claim_query_uses_the_partial_index_of_pending_prompts() -> None:

@@ -26,7 +26,7 @@ from reminders.channels.models import RecordedSend
 from reminders.prompts.models import Delivery, Prompt, PromptStatus
 from reminders.prompts.services.dispatch import Dispatcher, prompts_sweep
 from reminders.prompts.tasks import deliver, sweep
-from shared.outbox.services import BROKER_CONNECT_OPTIONS
+from shared.outbox.services import BROKER_CONNECT_OPTIONS, RELAY_TASK
 
 # Real processes need committed rows. These tests run after the others (pytest-django puts
 # transactional tests last) and need no seeded template, which the flush afterwards removes.
@@ -216,3 +216,29 @@ def test_redis_restarted_mid_run_loses_no_prompt(tmp_path: Path, workers: list[W
         for worker in workers:
             worker.stop()
         server.stop()
+
+
+def test_waiting_deliveries_go_before_a_relay_request_queued_earlier(
+    broker: redis.Redis,
+) -> None:
+    app = current_app
+    with app.connection_for_write() as connection_:
+        # A delivery committed and asked for a relay run; then a sweep queued two deliveries.
+        app.send_task(RELAY_TASK, connection=connection_)
+        for _ in range(2):
+            deliver.apply_async(
+                args=([str(uuid.uuid4())], str(uuid.uuid4())), connection=connection_
+            )
+    # The beat's own relay run keeps its place in line.
+    assert django_settings.CELERY_BEAT_SCHEDULE["outbox-relay"]["options"] == {"priority": 0}
+
+    with app.connection_for_read() as connection_:
+        queue = connection_.SimpleQueue(app.conf.task_default_queue)
+        order = []
+        for _ in range(3):
+            message = queue.get(block=True, timeout=5)
+            order.append(message.headers["task"])
+            message.ack()
+        queue.close()
+
+    assert order == ["reminders.prompts.deliver", "reminders.prompts.deliver", RELAY_TASK]

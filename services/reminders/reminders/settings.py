@@ -47,8 +47,19 @@ REMINDERS_CLAIM_BATCH_SIZE = env_int("REMINDERS_CLAIM_BATCH_SIZE", 1000, minimum
 REMINDERS_DELIVERY_CHUNK_SIZE = env_int("REMINDERS_DELIVERY_CHUNK_SIZE", 250, minimum=1)
 REMINDERS_SWEEP_MAX_CLAIMS = env_int("REMINDERS_SWEEP_MAX_CLAIMS", 100_000, minimum=1)
 
+# The outbox relay (which carries reminders.prompt.* events to outcomes) yields to deliveries
+# on this service's queue: a relay request after a delivery commits is queued at a lower
+# priority (Redis serves priority 0 first), so during a burst the workers send prompts first and
+# publish their events once the backlog is gone, instead of spending half their time on events
+# while prompts wait. The beat's relay run keeps the default priority, so events keep moving
+# (a batch every few seconds) even under a backlog that never clears. Brokers without
+# priorities (the embedded filesystem broker) keep one queue in order, as before.
+RELAY_PRIORITY = 6
+CELERY_TASK_ROUTES = {"shared.outbox.relay": {"priority": RELAY_PRIORITY}}
+
 CELERY_BEAT_SCHEDULE = {
     **base.CELERY_BEAT_SCHEDULE,
+    "outbox-relay": {**base.CELERY_BEAT_SCHEDULE["outbox-relay"], "options": {"priority": 0}},
     "reminders-sweep": {
         "task": "reminders.prompts.sweep",
         "schedule": float(REMINDERS_SWEEP_SECONDS),

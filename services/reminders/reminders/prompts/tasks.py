@@ -5,12 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
-from reminders.prompts.services.dispatch import (
-    DELIVER_TASK,
-    SWEEP_TASK,
-    prompts_deliver,
-    prompts_sweep,
-)
+from reminders.prompts.services.delivery import prompts_deliver
+from reminders.prompts.services.dispatch import DELIVER_TASK, SWEEP_TASK, prompts_sweep
 from reminders.prompts.services.planning import (
     REPLAN_BATCH_SIZE,
     REPLAN_TASK,

@@ -1,5 +1,11 @@
 """Schedule templates in the Django admin: edited with the same validation as the admin API, and
-saved through the same service (version bump, re-plan of unsent prompts)."""
+saved through the same service (version bump, re-plan of unsent prompts).
+
+The change form has a preview panel (``admin/schedules/scheduletemplate/change_form.html``): the
+prompt timeline the template plans for a sample injection date and time zone, computed by the
+planning code itself. It follows unsaved edits: the page posts the form's current values to the
+``preview/`` view, which validates them as a save would and answers the panel's new content.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,21 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, QueryDict
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 
-from reminders.schedules import services
+from reminders.schedules import admin_preview, services
 from reminders.schedules.models import ScheduleTemplate, TemplateOffset
+from reminders.schedules.plan import TemplateSpec
 from reminders.schedules.services import OFFSET_FIELDS
 from reminders.schedules.validation import offset_errors, quiet_hours_errors
+
+PREVIEW_RESULT_TEMPLATE = "admin/schedules/scheduletemplate/preview_result.html"
 
 
 def _offset_rows(formset: BaseInlineFormSet) -> list[dict[str, Any]]:
@@ -115,4 +128,112 @@ class ScheduleTemplateAdmin(admin.ModelAdmin):
             offsets=self._offsets,
             created=not change,
             previous_scope=self._previous_scope,
+        )
+
+    # --- Preview --------------------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        names = f"{self.opts.app_label}_{self.opts.model_name}"
+        view = self.admin_site.admin_view(self.preview_view)
+        return [
+            path("preview/", view, name=f"{names}_preview"),
+            path("<path:object_id>/preview/", view, name=f"{names}_preview_saved"),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest, object_id: str | None = None) -> HttpResponse:
+        """The panel's result for the values posted (the whole change form, saved or not, and
+        the sample): the timeline, or what stops it (400)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = None
+        if object_id is not None:
+            obj = self.get_object(request, unquote(object_id))
+            if obj is None:
+                raise Http404
+            allowed = self.has_view_permission(request, obj)
+        else:
+            allowed = self.has_add_permission(request)
+        if not allowed:
+            raise PermissionDenied
+        spec, problems = self._posted_spec(request, obj, request.POST)
+        sample = admin_preview.sample_from(request.POST, timezone.localdate())
+        result = admin_preview.result_context(spec, problems, sample)
+        failed = bool(result.get("problems") or result.get("sample_error"))
+        return TemplateResponse(
+            request, PREVIEW_RESULT_TEMPLATE, {"result": result}, status=400 if failed else 200
+        )
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        context["schedule_preview"] = self._panel(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _panel(self, request: HttpRequest, obj: ScheduleTemplate | None) -> dict[str, Any]:
+        names = f"admin:{self.opts.app_label}_{self.opts.model_name}"
+        if obj is not None and obj.pk:
+            url = reverse(f"{names}_preview_saved", args=[obj.pk], current_app=self.admin_site.name)
+        else:
+            url = reverse(f"{names}_preview", current_app=self.admin_site.name)
+        if request.method == "POST":
+            # A save that failed validation: preview what was submitted.
+            spec, problems = self._posted_spec(request, obj, request.POST)
+        elif obj is not None and obj.pk:
+            spec, problems = TemplateSpec.from_model(obj), []
+        else:
+            spec, problems = None, []
+        sample = admin_preview.sample_from(request.GET, timezone.localdate())
+        return {
+            "preview_url": url,
+            "sample": sample,
+            "sample_names": {
+                "injected_at": admin_preview.INJECTED_AT,
+                "timezone": admin_preview.TIMEZONE,
+            },
+            "timezones": admin_preview.timezone_names(),
+            "result": admin_preview.result_context(spec, problems, sample),
+        }
+
+    def _posted_spec(
+        self, request: HttpRequest, obj: ScheduleTemplate | None, data: QueryDict
+    ) -> tuple[TemplateSpec | None, list[str]]:
+        """The template the change form's values describe, validated by the form and offset
+        formset a save uses, or the problems that stop it (only those that matter to the
+        timeline: offsets and quiet hours)."""
+        form = self.get_form(request, obj, change=obj is not None)(data, instance=obj)
+        inline = TemplateOffsetInline(self.model, self.admin_site)
+        formset_class = inline.get_formset(request, obj)
+        formset = formset_class(
+            data,
+            instance=obj or ScheduleTemplate(),
+            prefix=formset_class.get_default_prefix(),
+            queryset=inline.get_queryset(request),
+        )
+        problems: list[str] = []
+        form.is_valid()
+        for field in ("quiet_start", "quiet_end"):
+            label = form.fields[field].label or field
+            problems += [f"{label}: {message}" for message in form.errors.get(field, [])]
+        if not formset.is_valid():
+            for index, offset_form in enumerate(formset.forms):
+                for field, messages in offset_form.errors.items():
+                    where = f"Offset {index + 1}" + (f", {field}" if field != "__all__" else "")
+                    problems += [f"{where}: {message}" for message in messages]
+            problems += [str(message) for message in formset.non_form_errors()]
+        if problems:
+            return None, problems
+        return (
+            TemplateSpec.from_values(
+                quiet_start=form.cleaned_data.get("quiet_start"),
+                quiet_end=form.cleaned_data.get("quiet_end"),
+                offsets=_offset_rows(formset),
+            ),
+            [],
         )

@@ -4,8 +4,9 @@ administrators the defaults (and any clinic's). Preview shows what a template wo
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -17,8 +18,8 @@ from reminders.api import LocalTimeField, problems, validated
 from reminders.schedules import selectors, services
 from reminders.schedules.errors import TemplateInvalid, TemplateNotEditable
 from reminders.schedules.models import Anchor, Instrument, ScheduleTemplate, TemplateOffset
-from reminders.schedules.plan import InjectionFact, OffsetSpec, TemplateSpec, course_schedule
-from reminders.schedules.timing import UnknownTimezone, zone
+from reminders.schedules.plan import TemplateSpec
+from reminders.schedules.preview import SampleInvalid, parse_sample, template_timeline
 from reminders.schedules.validation import template_errors
 from shared.api.serializers import StrictInputSerializer
 from shared.auth.permissions import role_required
@@ -276,33 +277,19 @@ class PreviewSampleSerializer(StrictInputSerializer):
     timezone = serializers.CharField(max_length=64, help_text="IANA zone, e.g. Europe/London.")
 
 
-def _sample(validated: dict[str, Any]) -> tuple[datetime, Any]:
+def _sample(validated: dict[str, Any]) -> tuple[datetime, ZoneInfo]:
     try:
-        tz = zone(validated["timezone"])
-    except UnknownTimezone:
-        raise serializers.ValidationError(
-            {"timezone": ["Unknown time zone; use an IANA name such as Europe/London."]}
-        ) from None
-    try:
-        injected = datetime.fromisoformat(validated["injected_at"])
-    except ValueError:
-        raise serializers.ValidationError(
-            {"injected_at": ["Give a date and time in ISO 8601, e.g. 2026-03-06T10:00."]}
-        ) from None
-    if injected.tzinfo is None:
-        injected = injected.replace(tzinfo=tz)
-    return injected.astimezone(UTC), tz
+        return parse_sample(validated["injected_at"], validated["timezone"])
+    except SampleInvalid as exc:
+        raise serializers.ValidationError({exc.field: [exc.message]}) from None
 
 
-def _preview(spec: TemplateSpec, injected_at: datetime, tz: Any) -> dict[str, Any]:
-    course = uuid.uuid4()
-    planned = course_schedule(
-        spec, course_id=course, injections=[InjectionFact(uuid.uuid4(), injected_at)], tz=tz
-    )
+def _preview(spec: TemplateSpec, injected_at: datetime, tz: ZoneInfo) -> dict[str, Any]:
+    timeline = template_timeline(spec, injected_at=injected_at, tz=tz)
     return {
         "timezone": tz.key,
         "injected_at": injected_at,
-        "injected_local": injected_at.astimezone(tz).isoformat(),
+        "injected_local": timeline.injected_local.isoformat(),
         "prompts": [
             {
                 "key": p.offset.key,
@@ -317,7 +304,7 @@ def _preview(spec: TemplateSpec, injected_at: datetime, tz: Any) -> dict[str, An
                 "adjustments": list(p.intended.adjustments),
                 "nudges": [{"at": n.utc, "local": n.local.isoformat()} for n in p.nudges],
             }
-            for p in planned
+            for p in (entry.prompt for entry in timeline.entries)
         ],
     }
 
@@ -348,27 +335,10 @@ class TemplatePreviewApi(APIView):
         )
         if errors:
             raise TemplateInvalid([{**e, "field": f"template.{e['field']}"} for e in errors])
-        quiet = None
-        if data.get("quiet_start") is not None and data.get("quiet_end") is not None:
-            quiet = (data["quiet_start"], data["quiet_end"])
-        spec = TemplateSpec(
-            id=None,
-            version=0,
-            quiet=quiet,
-            offsets=tuple(
-                OffsetSpec(
-                    anchor=o["anchor"],
-                    months=o["months"],
-                    days=o["days"],
-                    local_time=o["local_time"],
-                    window_hours=o["window_hours"],
-                    nudge_after_hours=o.get("nudge_after_hours"),
-                    nudge_max=o["nudge_max"],
-                    channels=tuple(o["channels"]),
-                    instrument=o["instrument"],
-                )
-                for o in data["offsets"]
-            ),
+        spec = TemplateSpec.from_values(
+            quiet_start=data.get("quiet_start"),
+            quiet_end=data.get("quiet_end"),
+            offsets=data["offsets"],
         )
         return Response(PreviewOutputSerializer(_preview(spec, injected_at, tz)).data)
 

@@ -18,9 +18,10 @@ not planned; nor is anything while the patient has paused prompts (reason ``paus
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from reminders.schedules.models import (
@@ -95,6 +96,39 @@ class TemplateSpec:
             version=template.version,
             quiet=quiet,
             offsets=tuple(OffsetSpec.from_model(o) for o in template.offsets.all()),
+        )
+
+    @classmethod
+    def from_values(
+        cls,
+        *,
+        quiet_start: time | None,
+        quiet_end: time | None,
+        offsets: Sequence[Mapping[str, Any]],
+    ) -> TemplateSpec:
+        """An unsaved template (validated values, e.g. from a form or the admin API): what it
+        would plan, for a preview."""
+        quiet = None
+        if quiet_start is not None and quiet_end is not None:
+            quiet = (quiet_start, quiet_end)
+        return cls(
+            id=None,
+            version=0,
+            quiet=quiet,
+            offsets=tuple(
+                OffsetSpec(
+                    anchor=o["anchor"],
+                    months=o["months"],
+                    days=o["days"],
+                    local_time=o["local_time"],
+                    window_hours=o["window_hours"],
+                    nudge_after_hours=o.get("nudge_after_hours") or None,
+                    nudge_max=o["nudge_max"],
+                    channels=tuple(o["channels"]),
+                    instrument=o["instrument"],
+                )
+                for o in offsets
+            ),
         )
 
 

@@ -113,7 +113,8 @@ def instant_out_of_quiet_hours(
     day, at, moved = out_of_quiet_hours(local.date(), local.time(), quiet)
     if not moved:
         return LocalInstant(utc=instant.astimezone(UTC), local=local)
-    return scheduled_instant(day, at, tz, quiet)
+    result = wall_clock_to_instant(day, at, tz)
+    return LocalInstant(result.utc, result.local, (QUIET_HOURS, *result.adjustments))
 
 
 def local_date_of(instant: datetime, tz: ZoneInfo) -> date:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from reminders.prompts.models import Prompt
 from shared.events.catalogue import utc_isoformat
@@ -17,7 +17,33 @@ PROMPT_ANSWERED = "reminders.prompt.answered"
 PROMPT_EXPIRED = "reminders.prompt.expired"
 
 
-def _ref(prompt: Prompt) -> dict[str, str]:
+class PromptFacts(Protocol):
+    """What an event says of a prompt: a model instance or the delivery task's lighter row."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def patient_id(self) -> uuid.UUID: ...
+    @property
+    def clinic_id(self) -> uuid.UUID: ...
+
+
+class SentPromptFacts(PromptFacts, Protocol):
+    @property
+    def injection_id(self) -> uuid.UUID | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def intended_at(self) -> datetime: ...
+    @property
+    def sent_at(self) -> datetime | None: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def channel(self) -> str: ...
+
+
+def _ref(prompt: PromptFacts) -> dict[str, str]:
     return {
         "prompt_id": str(prompt.id),
         "patient_id": str(prompt.patient_id),
@@ -30,7 +56,7 @@ def publish_many(events: Sequence[tuple[str, uuid.UUID, dict[str, Any]]]) -> Non
     event_publish_many([NewEvent(type, subject, data) for type, subject, data in events])
 
 
-def sent_event(prompt: Prompt) -> tuple[str, uuid.UUID, dict[str, Any]]:
+def sent_event(prompt: SentPromptFacts) -> tuple[str, uuid.UUID, dict[str, Any]]:
     assert prompt.sent_at is not None  # noqa: S101 - called right after marking it sent
     return (
         PROMPT_SENT,

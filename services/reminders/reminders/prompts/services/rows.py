@@ -1,8 +1,9 @@
 """Writing many rows' differing values in one statement.
 
 Django's ``bulk_update`` builds a CASE expression per field in Python, which costs seconds for a
-few hundred rows; dispatch writes that many every second. On PostgreSQL this is one
+few hundred rows; planning writes that many for a clinic's re-plan. On PostgreSQL this is one
 ``UPDATE ... FROM (VALUES ...)``; elsewhere (SQLite, the embedded default) ``bulk_update``.
+(Delivery, the hottest path, writes its few fixed columns with ``unnest`` arrays instead.)
 """
 
 from __future__ import annotations
@@ -40,18 +41,3 @@ def rows_update(model: type[Model], rows: Sequence[Model], fields: Sequence[str]
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-
-
-def rows_update_grouped(model: type[Model], rows: Sequence[Model], fields: Sequence[str]) -> None:
-    """Like ``rows_update``, as one plain UPDATE per distinct set of values: after a send most
-    rows get the same values (status, times), so this is usually one statement without a
-    VALUES list at all."""
-    groups: dict[tuple[Any, ...], list[Any]] = {}
-    for row in rows:
-        key = tuple(getattr(row, name) for name in fields)
-        groups.setdefault(key, []).append(row.pk)
-    if len(groups) > max(2, len(rows) // 4):
-        rows_update(model, rows, fields)
-        return
-    for values, ids in groups.items():
-        model._default_manager.filter(pk__in=ids).update(**dict(zip(fields, values, strict=True)))
