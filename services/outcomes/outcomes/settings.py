@@ -13,6 +13,7 @@ INSTALLED_APPS = [
     "outcomes.benchmarks",
     "outcomes.flags",
     "outcomes.analytics",
+    "outcomes.dashboard",
 ]
 CELERY_TASK_DEFAULT_QUEUE = SERVICE_NAME
 # Behind one gateway host every service would otherwise share (and clobber) one session cookie.
@@ -30,6 +31,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- The diary, for rebuilding the read model (outcomes_resync) --------------------------------
 DIARY_URL = env_url("DIARY_URL", "http://127.0.0.1:8002", schemes=("http", "https"))
+# The dashboard reads prompts from reminders (and diary notes from the diary) with the signed-in
+# clinician's own token.
+REMINDERS_URL = env_url("REMINDERS_URL", "http://127.0.0.1:8003", schemes=("http", "https"))
 # Records asked for per page of diary's export; one page is one HTTP round trip and one batch
 # of inserts into the staging tables.
 DIARY_EXPORT_PAGE_SIZE = env_int("DIARY_EXPORT_PAGE_SIZE", 1000, minimum=1)
@@ -53,3 +57,15 @@ OUTCOMES_ADHERENCE_THRESHOLD_PERCENT = env_int(
 )
 OUTCOMES_ADHERENCE_WINDOW = env_int("OUTCOMES_ADHERENCE_WINDOW", 6, minimum=1)
 OUTCOMES_ADHERENCE_MIN_PROMPTS = env_int("OUTCOMES_ADHERENCE_MIN_PROMPTS", 4, minimum=1)
+
+# --- Dashboard --------------------------------------------------------------------------------
+LOGIN_URL = "dashboard:login"
+# Seconds a dashboard page waits for identity, diary or reminders before showing the page
+# without that part.
+DASHBOARD_SERVICE_TIMEOUT = env_int("DASHBOARD_SERVICE_TIMEOUT", 5, minimum=1)
+# Finished exports hold patient data: they are deleted this many hours after they were asked for.
+DASHBOARD_EXPORT_KEEP_HOURS = env_int("DASHBOARD_EXPORT_KEEP_HOURS", 24, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    **base.CELERY_BEAT_SCHEDULE,
+    "dashboard-exports-tend": {"task": "outcomes.dashboard.exports_tend", "schedule": 60.0},
+}

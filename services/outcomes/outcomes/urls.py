@@ -7,6 +7,9 @@ api = [
     path("", include("outcomes.flags.urls")),
 ]
 
-urlpatterns = service_urlpatterns("outcomes", api)
+urlpatterns = [
+    *service_urlpatterns("outcomes", api),
+    path("dashboard/", include("outcomes.dashboard.urls")),
+]
 
 __all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]

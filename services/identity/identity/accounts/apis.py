@@ -101,6 +101,10 @@ class MeApi(APIView):
     class OutputSerializer(serializers.ModelSerializer[User]):
         roles = serializers.SerializerMethodField()
         clinic_id = serializers.SerializerMethodField()
+        clinic_name = serializers.SerializerMethodField()
+        clinic_timezone = serializers.SerializerMethodField(
+            help_text="The clinic's IANA zone: staff pages show times in it."
+        )
 
         class Meta:
             model = User
@@ -114,6 +118,8 @@ class MeApi(APIView):
                 "birth_year",
                 "roles",
                 "clinic_id",
+                "clinic_name",
+                "clinic_timezone",
             ]
 
         def get_roles(self, user: User) -> list[str]:
@@ -121,6 +127,18 @@ class MeApi(APIView):
 
         def get_clinic_id(self, user: User) -> uuid.UUID | None:
             return selectors.user_standing(user).clinic_id
+
+        def _clinic(self, user: User) -> Clinic | None:
+            clinic_id = selectors.user_standing(user).clinic_id
+            return Clinic.objects.filter(pk=clinic_id).first() if clinic_id else None
+
+        def get_clinic_name(self, user: User) -> str | None:
+            clinic = self._clinic(user)
+            return clinic.name if clinic else None
+
+        def get_clinic_timezone(self, user: User) -> str | None:
+            clinic = self._clinic(user)
+            return clinic.timezone if clinic else None
 
     def _me(self, request: Request) -> User:
         user = selectors.user_get_active(caller(request).id)

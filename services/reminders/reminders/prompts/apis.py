@@ -171,6 +171,44 @@ class AdherenceDetailApi(APIView):
         return Response(AdherenceSerializer(patient).data)
 
 
+class NextPromptSerializer(serializers.ModelSerializer[Patient]):
+    patient_id = serializers.UUIDField(source="id")
+    next_prompt_at = serializers.DateTimeField(help_text="When it is planned (UTC).")
+    kind = serializers.CharField(source="next_prompt_kind")
+    instrument = serializers.CharField(source="next_prompt_instrument")
+
+    class Meta:
+        model = Patient
+        fields = ["patient_id", "next_prompt_at", "kind", "instrument"]
+
+
+class NextPromptListApi(GenericAPIView[Patient]):
+    """For each patient of the caller's clinic with a planned prompt, the next one (paged);
+    patients with none planned are left out."""
+
+    permission_classes = [IsClinician]
+    serializer_class = NextPromptSerializer
+
+    class FilterSerializer(StrictInputSerializer):
+        patient = serializers.UUIDField(required=False, help_text="Only this patient.")
+        page = serializers.IntegerField(required=False, min_value=1)
+        page_size = serializers.IntegerField(required=False, min_value=1)
+
+    @extend_schema(
+        operation_id="next_prompts_list",
+        parameters=[FilterSerializer],
+        responses={200: NextPromptSerializer(many=True), **problems(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        query = self.FilterSerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        rows = selectors.next_prompts(
+            caller(request), patient_id=query.validated_data.get("patient")
+        )
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(NextPromptSerializer(page, many=True).data)
+
+
 class TimelineSerializer(serializers.ModelSerializer[Prompt]):
     local_time = serializers.TimeField(format="%H:%M")
 

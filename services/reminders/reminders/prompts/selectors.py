@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, DateTimeField, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
 from reminders.patients.models import Patient
@@ -62,3 +62,25 @@ def patient_adherence(user: TokenUser, patient_id: uuid.UUID) -> Patient:
 
 def patient_timeline(*, patient_id: uuid.UUID) -> QuerySet[Prompt]:
     return Prompt.objects.filter(patient_id=patient_id).order_by("intended_at", "id")
+
+
+def next_prompts(user: TokenUser, *, patient_id: uuid.UUID | None = None) -> QuerySet[Patient]:
+    """Per patient of the clinician's clinic with a planned prompt (or only ``patient_id``): the
+    earliest one not yet sent (its time, kind and instrument), for the dashboard."""
+    planned = Prompt.objects.filter(patient=OuterRef("pk"), status=PromptStatus.PENDING).order_by(
+        "intended_at", "id"
+    )
+    patients = clinic_patients(user)
+    if patient_id is not None:
+        patients = patients.filter(id=patient_id)
+    return (
+        patients.annotate(
+            next_prompt_at=Subquery(
+                planned.values("intended_at")[:1], output_field=DateTimeField()
+            ),
+            next_prompt_kind=Subquery(planned.values("kind")[:1]),
+            next_prompt_instrument=Subquery(planned.values("instrument")[:1]),
+        )
+        .filter(next_prompt_at__isnull=False)
+        .order_by("id")
+    )

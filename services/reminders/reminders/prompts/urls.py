@@ -10,6 +10,7 @@ urlpatterns = [
         name="prompts-receipts",
     ),
     path("patients/adherence/", apis.AdherenceListApi.as_view(), name="adherence"),
+    path("patients/next-prompts/", apis.NextPromptListApi.as_view(), name="next-prompts"),
     path(
         "patients/<uuid:patient_id>/adherence/",
         apis.AdherenceDetailApi.as_view(),

@@ -1,0 +1,120 @@
+"""Who may see a dashboard page, and in which clinic and time zone.
+
+A page needs a web sign-in through identity (shared.auth.backends) whose latest token carries the
+clinician role and a clinic. Anyone else signed in sees a plain "not for you" page (403); an
+anonymous visitor is sent to the sign-in page. The sign-in is checked with identity whenever its
+access token is due for a refresh (every few minutes), so a deactivated account is shut out of the
+dashboard soon after, not when the web session would have ended.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from outcomes.dashboard import clients
+from shared.auth.backends import IdentityUnavailable, session_access_token, session_principal
+from shared.auth.principal import Role, TokenUser
+
+SESSION_CLINIC_KEY = "dashboard_clinic"
+
+
+@dataclass(frozen=True)
+class Clinician:
+    principal: TokenUser
+    clinic_id: uuid.UUID
+    clinic_name: str
+    timezone: str
+
+
+class DashboardRequest(HttpRequest):
+    clinician: Clinician
+
+
+View = Callable[..., HttpResponseBase]
+
+
+def _clinic(request: HttpRequest) -> tuple[str, str]:
+    """The clinic's name and time zone, asked of identity once per web session."""
+    stored = request.session.get(SESSION_CLINIC_KEY)
+    if stored:
+        return stored["name"], stored["timezone"]
+    clinic = clients.own_clinic(request)
+    if clinic is None:
+        return "", "UTC"
+    request.session[SESSION_CLINIC_KEY] = {"name": clinic.name, "timezone": clinic.timezone}
+    return clinic.name, clinic.timezone
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def sign_in_again(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.info(request, "Your sign-in has ended. Please sign in again.")
+    return redirect_to_login(request.get_full_path(), reverse("dashboard:login"))
+
+
+def unavailable(request: HttpRequest, service: str) -> HttpResponse:
+    return render(request, "dashboard/unavailable.html", {"service": service}, status=503)
+
+
+def clinician_page(view: View) -> View:
+    """Lets clinicians of a clinic through, with ``request.clinician`` set and times shown in the
+    clinic's zone; an object outside their clinic answers a plain 404 page."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("dashboard:login"))
+        try:
+            if session_principal(request) is None or session_access_token(request) is None:
+                return sign_in_again(request)
+        except IdentityUnavailable:
+            return unavailable(request, "identity")
+        principal = session_principal(request)
+        if principal is None:
+            return sign_in_again(request)
+        if not principal.has_role(Role.CLINICIAN) or principal.clinic_id is None:
+            return render(request, "dashboard/forbidden.html", status=403)
+        try:
+            name, zone_name = _clinic(request)
+        except clients.SignInEnded:
+            return sign_in_again(request)
+        except clients.ServiceUnavailable:
+            name, zone_name = "", "UTC"
+        dashboard_request = cast(DashboardRequest, request)
+        dashboard_request.clinician = Clinician(
+            principal=principal,
+            clinic_id=principal.clinic_id,
+            clinic_name=name,
+            timezone=zone_name,
+        )
+        timezone.activate(_zone(zone_name))
+        try:
+            return view(dashboard_request, *args, **kwargs)
+        except Http404:
+            return render(request, "dashboard/not_found.html", status=404)
+        except clients.SignInEnded:
+            return sign_in_again(request)
+        finally:
+            timezone.deactivate()
+
+    return wrapped

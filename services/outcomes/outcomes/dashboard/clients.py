@@ -1,0 +1,237 @@
+"""Reads from identity, diary and reminders on the signed-in clinician's behalf, with their own
+access token: each service applies its own scoping and read log to the clinician, exactly as it
+does for any other client of its API (diary's read log records the clinician reading notes).
+
+Tokens come from the web session (shared.auth.backends); they are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils.dateparse import parse_datetime
+
+from shared.auth.backends import IdentityUnavailable, session_access_token
+from shared.observability.context import current_request_id
+
+logger = logging.getLogger(__name__)
+
+# A list is read page by page, at most this many rows a page (the services' maximum) and at most
+# this many pages: a clinic far bigger than that shows the first rows rather than hanging.
+PAGE_SIZE = 200
+MAX_PAGES = 50
+
+
+class SignInEnded(Exception):
+    """The clinician's sign-in has ended at identity: the web session must end too."""
+
+
+class ServiceUnavailable(Exception):
+    """The service could not answer now; the page shows what it has without that part."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(service)
+        self.service = service
+
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    # One connection pool per thread: keeps connections open between the pages of a worker.
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        _local.session = session
+    return session
+
+
+def _base_url(service: str) -> str:
+    # IDENTITY_URL, DIARY_URL, REMINDERS_URL
+    return str(getattr(settings, f"{service.upper()}_URL")).rstrip("/")
+
+
+def _token(request: HttpRequest) -> str:
+    try:
+        token = session_access_token(request)
+    except IdentityUnavailable as exc:
+        raise ServiceUnavailable("identity") from exc
+    if token is None:
+        raise SignInEnded
+    return token
+
+
+def _get(
+    request: HttpRequest, service: str, path: str, params: dict[str, Any] | None = None
+) -> Any:
+    headers = {"Authorization": f"Bearer {_token(request)}", "Accept": "application/json"}
+    request_id = current_request_id()
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    try:
+        response = _session().get(
+            _base_url(service) + path,
+            params=params,
+            headers=headers,
+            timeout=settings.DASHBOARD_SERVICE_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        logger.warning(
+            "dashboard could not reach a service",
+            extra={"service": service, "error": type(exc).__name__},
+        )
+        raise ServiceUnavailable(service) from exc
+    if response.status_code == 401:
+        raise SignInEnded
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        logger.warning(
+            "a service refused a dashboard read",
+            extra={"service": service, "status": response.status_code},
+        )
+        raise ServiceUnavailable(service)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ServiceUnavailable(service) from exc
+
+
+def _get_all(
+    request: HttpRequest, service: str, path: str, params: dict[str, Any] | None = None
+) -> list[dict[str, Any]] | None:
+    """Every row of a paged list; None when the list itself is not found (404)."""
+    rows: list[dict[str, Any]] = []
+    for page in range(1, MAX_PAGES + 1):
+        body = _get(
+            request, service, path, {**(params or {}), "page": page, "page_size": PAGE_SIZE}
+        )
+        if body is None:
+            return None if page == 1 else rows
+        rows.extend(body.get("results", []))
+        if not body.get("next"):
+            break
+    return rows
+
+
+def _when(value: Any) -> datetime | None:
+    return parse_datetime(value) if isinstance(value, str) else None
+
+
+# --- identity -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    patient_id: uuid.UUID
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Clinic:
+    name: str
+    timezone: str
+
+
+def own_clinic(request: HttpRequest) -> Clinic | None:
+    """The signed-in clinician's clinic, as identity names it."""
+    body = _get(request, "identity", "/api/identity/v1/me/")
+    if not body or not body.get("clinic_id"):
+        return None
+    return Clinic(name=body.get("clinic_name") or "", timezone=body.get("clinic_timezone") or "UTC")
+
+
+def clinic_people(request: HttpRequest) -> dict[uuid.UUID, Person]:
+    """The names of the clinic's patients, by patient id."""
+    rows = _get_all(request, "identity", "/api/identity/v1/patients/") or []
+    return {
+        uuid.UUID(row["id"]): Person(
+            patient_id=uuid.UUID(row["id"]),
+            name=row.get("full_name") or "",
+            email=row.get("email") or "",
+        )
+        for row in rows
+    }
+
+
+def person(request: HttpRequest, patient_id: uuid.UUID) -> Person | None:
+    row = _get(request, "identity", f"/api/identity/v1/patients/{patient_id}/")
+    if not row:
+        return None
+    return Person(
+        patient_id=patient_id, name=row.get("full_name") or "", email=row.get("email") or ""
+    )
+
+
+# --- reminders ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NextPrompt:
+    at: datetime
+    kind: str
+    instrument: str
+
+
+def next_prompts(
+    request: HttpRequest, patient_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, NextPrompt]:
+    """Each patient's next planned prompt (or only ``patient_id``'s), by patient id."""
+    params = {"patient": str(patient_id)} if patient_id else None
+    path = "/api/reminders/v1/patients/next-prompts/"
+    rows = _get_all(request, "reminders", path, params) or []
+    out = {}
+    for row in rows:
+        at = _when(row.get("next_prompt_at"))
+        if at is not None:
+            out[uuid.UUID(row["patient_id"])] = NextPrompt(
+                at=at, kind=row.get("kind") or "", instrument=row.get("instrument") or ""
+            )
+    return out
+
+
+def prompt_timeline(request: HttpRequest, patient_id: uuid.UUID) -> list[dict[str, Any]] | None:
+    """Every prompt of the patient as reminders has it (planned, sent, answered, expired,
+    cancelled), times parsed; None when reminders does not know the patient."""
+    rows = _get_all(request, "reminders", f"/api/reminders/v1/patients/{patient_id}/prompts/")
+    if rows is None:
+        return None
+    for row in rows:
+        for name in (
+            "intended_at",
+            "sent_at",
+            "delivered_at",
+            "opened_at",
+            "answered_at",
+            "expired_at",
+            "cancelled_at",
+            "expires_at",
+        ):
+            row[name] = _when(row.get(name))
+    return rows
+
+
+# --- diary --------------------------------------------------------------------------------------
+
+
+def diary_entries(
+    request: HttpRequest, patient_id: uuid.UUID, since: datetime | None = None
+) -> list[dict[str, Any]] | None:
+    """The patient's diary entries (scores, medications, side effects, notes), oldest first,
+    those since ``since`` only when given. diary records the clinician's read in its read log."""
+    params = {"occurred_after": since.isoformat()} if since else None
+    rows = _get_all(request, "diary", f"/api/diary/v1/patients/{patient_id}/entries/", params)
+    if rows is None:
+        return None
+    for row in rows:
+        row["occurred_at"] = _when(row.get("occurred_at"))
+    return rows

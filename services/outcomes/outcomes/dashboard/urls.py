@@ -1,0 +1,21 @@
+from django.urls import path
+
+from outcomes.dashboard import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.patient_list, name="patients"),
+    path("login/", views.SignInView.as_view(), name="login"),
+    path("logout/", views.sign_out, name="logout"),
+    path("patients/<uuid:patient_id>/", views.patient_detail, name="patient"),
+    path("patients/<uuid:patient_id>/timeline/", views.patient_timeline, name="patient-timeline"),
+    path("patients/<uuid:patient_id>/diary/", views.patient_diary, name="patient-diary"),
+    path("flags/", views.flag_inbox, name="flags"),
+    path("flags/<uuid:flag_id>/<slug:action>/", views.flag_action, name="flag-action"),
+    path("cohort/", views.cohort, name="cohort"),
+    path("cohort/exports/", views.export_create, name="export-create"),
+    path("exports/<uuid:export_id>/", views.export_detail, name="export"),
+    path("exports/<uuid:export_id>/status/", views.export_status, name="export-status"),
+    path("exports/<uuid:export_id>/download/", views.export_download, name="export-download"),
+]

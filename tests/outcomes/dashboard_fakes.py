@@ -1,0 +1,191 @@
+"""identity, diary and reminders as the dashboard sees them, on one real local port: sign-in and
+token endpoints, the clinic's patients, next prompts, prompt timelines and diary entries. Every
+call is checked against the bearer token (scoped to its clinic, 404 outside it) and recorded, so a
+test can say whose token read what."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from shared.auth.tokens import InvalidToken, decode_access_token
+from shared.testing.tokens import access_token
+
+PASSWORD = "right-password-42"
+
+
+@dataclass
+class Account:
+    email: str
+    user_id: uuid.UUID
+    roles: tuple[str, ...]
+    clinic_id: uuid.UUID | None
+
+
+@dataclass
+class ClinicInfo:
+    name: str
+    timezone: str
+
+
+@dataclass
+class FakeServices:
+    accounts: dict[str, Account] = field(default_factory=dict)
+    clinics: dict[uuid.UUID, ClinicInfo] = field(default_factory=dict)
+    # clinic id -> patient id -> {"full_name", "email"}
+    people: dict[uuid.UUID, dict[uuid.UUID, dict[str, str]]] = field(default_factory=dict)
+    next_prompts: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    timelines: dict[uuid.UUID, list[dict[str, Any]]] = field(default_factory=dict)
+    diaries: dict[uuid.UUID, list[dict[str, Any]]] = field(default_factory=dict)
+    # (path, the caller's user id) of every call with a bearer token
+    reads: list[tuple[str, uuid.UUID]] = field(default_factory=list)
+    logged_out: list[str] = field(default_factory=list)
+    refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh -> e-mail
+    access_lifetime: timedelta = timedelta(minutes=5)
+    down: set[str] = field(default_factory=set)  # services that answer 503
+
+    def __post_init__(self) -> None:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _reply(self, status: int, body: Any = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                if body is not None:
+                    self.wfile.write(json.dumps(body).encode())
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                outer.handle_post(self, self.path, body)
+
+            def do_GET(self) -> None:
+                outer.handle_get(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- set-up ---------------------------------------------------------------------------------
+
+    def add_account(
+        self, email: str, roles: tuple[str, ...], clinic_id: uuid.UUID | None
+    ) -> Account:
+        account = Account(email, uuid.uuid4(), roles, clinic_id)
+        self.accounts[email] = account
+        return account
+
+    def add_person(self, clinic_id: uuid.UUID, patient_id: uuid.UUID, name: str) -> None:
+        email = name.lower().replace(" ", ".") + "@example.org"
+        self.people.setdefault(clinic_id, {})[patient_id] = {"full_name": name, "email": email}
+
+    # --- endpoints ------------------------------------------------------------------------------
+
+    def _pair(self, account: Account) -> dict[str, Any]:
+        refresh = uuid.uuid4().hex
+        self.refresh_tokens[refresh] = account.email
+        token = access_token(
+            account.user_id,
+            roles=account.roles,
+            clinic_id=account.clinic_id,
+            email=account.email,
+            lifetime=self.access_lifetime,
+        )
+        return {"access": token, "refresh": refresh, "token_type": "Bearer"}
+
+    def handle_post(self, handler: Any, path: str, body: dict[str, Any]) -> None:
+        if path.endswith("/auth/token/"):
+            account = self.accounts.get(body.get("email", ""))
+            if account is None or body.get("password") != PASSWORD:
+                handler._reply(401, {"status": 401})
+            else:
+                handler._reply(200, self._pair(account))
+        elif path.endswith("/auth/refresh/"):
+            email = self.refresh_tokens.pop(body.get("refresh", ""), None)
+            if email is None:
+                handler._reply(401, {"status": 401})
+            else:
+                handler._reply(200, self._pair(self.accounts[email]))
+        elif path.endswith("/auth/logout/"):
+            self.logged_out.append(body.get("refresh", ""))
+            self.refresh_tokens.pop(body.get("refresh", ""), None)
+            handler._reply(204)
+        else:
+            handler._reply(404, {"status": 404})
+
+    @staticmethod
+    def _page(rows: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
+        size = int(query.get("page_size", ["50"])[0])
+        page = int(query.get("page", ["1"])[0])
+        chunk = rows[(page - 1) * size : page * size]
+        more = page * size < len(rows)
+        return {"count": len(rows), "next": "more" if more else None, "results": chunk}
+
+    def handle_get(self, handler: Any) -> None:
+        url = urlparse(handler.path)
+        query = parse_qs(url.query)
+        service = url.path.split("/")[2] if url.path.startswith("/api/") else ""
+        try:
+            caller = decode_access_token(
+                handler.headers.get("Authorization", "").removeprefix("Bearer ")
+            )
+        except InvalidToken:
+            handler._reply(401, {"status": 401})
+            return
+        self.reads.append((url.path, caller.id))
+        if service in self.down:
+            handler._reply(503, {"status": 503})
+            return
+        clinic = caller.clinic_id
+        people = self.people.get(clinic, {}) if clinic else {}
+        parts = url.path.rstrip("/").split("/")
+        if url.path == "/api/identity/v1/me/":
+            info = self.clinics.get(clinic) if clinic else None
+            handler._reply(
+                200,
+                {
+                    "id": str(caller.id),
+                    "clinic_id": str(clinic) if clinic else None,
+                    "clinic_name": info.name if info else None,
+                    "clinic_timezone": info.timezone if info else None,
+                },
+            )
+        elif url.path == "/api/identity/v1/patients/":
+            rows = [{"id": str(pid), **person} for pid, person in sorted(people.items(), key=str)]
+            handler._reply(200, self._page(rows, query))
+        elif url.path.startswith("/api/identity/v1/patients/"):
+            patient = uuid.UUID(parts[-1])
+            if patient not in people:
+                handler._reply(404, {"status": 404})
+            else:
+                handler._reply(200, {"id": str(patient), **people[patient]})
+        elif url.path == "/api/reminders/v1/patients/next-prompts/":
+            only = query.get("patient", [None])[0]
+            rows = [
+                {"patient_id": str(pid), **row}
+                for pid, row in self.next_prompts.items()
+                if pid in people and (only is None or str(pid) == only)
+            ]
+            handler._reply(200, self._page(rows, query))
+        elif url.path.endswith("/prompts/") or url.path.endswith("/entries/"):
+            patient = uuid.UUID(parts[-2])
+            if patient not in people:
+                handler._reply(404, {"status": 404})
+                return
+            source = self.timelines if url.path.endswith("/prompts/") else self.diaries
+            handler._reply(200, self._page(source.get(patient, []), query))
+        else:
+            handler._reply(404, {"status": 404})
