@@ -1,13 +1,19 @@
 """`make run`: every service, a Celery worker per service and beat, on this machine, no servers.
 
-One SQLite database per service, a broker made of files, identity's signing keys and a demo
-clinic, all under var/ (delete it to start afresh). Ctrl-C stops everything.
+One SQLite database per service, a broker made of files, identity's signing keys and the demo
+clinics, all under var/ (delete it to start afresh). On the first start the demo's history is
+made through the public APIs by the phone-app simulator (docs/demo.md) once the banner is out;
+"Demo data ready" says when the dashboard has all of it. Ctrl-C stops everything.
 
 Environment:
   EMBEDDED_VAR_DIR         where the data lives (default: <repo>/var)
   EMBEDDED_BASE_PORT       identity listens on base+1, diary +2, reminders +3, outcomes +4
                            (default: 8000)
   EMBEDDED_READY_TIMEOUT   seconds to wait for every service to be ready (default: 120)
+  EMBEDDED_DEMO            off: no demo history (default: on, loaded on the first start)
+  EMBEDDED_DEMO_PATIENTS   the Demo Spine Clinic's patients (default: 200; Riverside: a tenth)
+  EMBEDDED_DEMO_MONTHS     months of history (default: 18)
+  EMBEDDED_DEMO_SEED       the story's seed (default: 2026)
   DJANGO_DEBUG, LOG_LEVEL  passed on to the services (default: false, INFO)
 """
 
@@ -21,7 +27,9 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from embedded import demo
 from embedded.console import Console, render
+from embedded.demo import DemoSettings
 from embedded.layout import Layout, environments
 from embedded.stack import (
     REPO,
@@ -40,9 +48,11 @@ from embedded.supervisor import Child, ChildFailed, Supervisor
 DEMO_PASSWORD = "recovery-demo-2026"  # noqa: S105 - the published password of the demo accounts
 DEMO_LOGINS = (
     ("admin@demo.example", "system admin"),
-    ("clinicadmin@demo.example", "clinic admin"),
-    ("clinician@demo.example", "clinician"),
-    ("patient1@demo.example .. patient5@demo.example", "patients (Europe/London)"),
+    ("clinicadmin@demo.example", "clinic admin, Demo Spine Clinic"),
+    ("clinician@demo.example", "clinician, Demo Spine Clinic"),
+    ("patient1@demo.example .. patient5@demo.example", "patients, Demo Spine Clinic"),
+    ("clinician2@demo.example", "clinician, Riverside Pain Clinic"),
+    ("riverside.patient1@demo.example .. 3", "patients, Riverside Pain Clinic"),
 )
 # A Celery worker's warm shutdown (finish the task at hand, hand back what it holds) takes a few
 # seconds on the filesystem broker, which is polled.
@@ -58,6 +68,7 @@ class Settings:
         self.var = Path(environ.get("EMBEDDED_VAR_DIR") or REPO / "var").resolve()
         self.base_port = _int_setting(environ, "EMBEDDED_BASE_PORT", 8000, 1, 65530)
         self.ready_timeout = _int_setting(environ, "EMBEDDED_READY_TIMEOUT", 120, 1, 3600)
+        self.demo = DemoSettings.from_environ(environ)
 
 
 def _int_setting(environ: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -102,6 +113,8 @@ def main() -> int:
     layout.create()
     envs = environments(layout, services, os.environ)
     supervisor = Supervisor(console.echo)
+    # One-off work beside the services (the demo's history): its end is not a failure.
+    one_offs = Supervisor(console.echo)
     try:
         digest = prepare_inputs_digest()
         stale = [s for s in services if not layout.is_prepared(s.name, digest)]
@@ -142,12 +155,21 @@ def main() -> int:
                 raise ChildFailed(dead)
 
         wait_ready(services, timeout=settings.ready_timeout, check=check_running)
-        console.say(banner(services, layout, time.monotonic() - started))
+        ready = time.monotonic() - started
+        wanted = settings.demo.enabled and demo.loaded(layout) is None
+        console.say(banner(services, layout, ready, demo.loaded(layout), loading=wanted))
+        loading = (
+            _start_demo(console, one_offs, layout, services, settings.demo) if wanted else None
+        )
 
         while not stop.wait(0.2):
             dead = supervisor.first_exited()
             if dead is not None:
                 raise ChildFailed(dead)
+            if loading is not None and one_offs.first_exited() is loading:
+                one_offs.children.remove(loading)
+                _demo_finished(console, loading, layout, services, settings.demo, started)
+                loading = None
     except StopRequested:
         pass
     except ChildFailed as exc:
@@ -157,10 +179,71 @@ def main() -> int:
         console.say(f"Stopping everything: {exc}")
         return 1
     finally:
+        console.hush = False
         console.say("Stopping every process (Ctrl-C again to kill them at once) ...")
+        one_offs.stop(grace=5, hurry=hurry)
         supervisor.stop(grace=STOP_GRACE_SECONDS, hurry=hurry)
         console.say("All stopped.")
     return 0
+
+
+def _start_demo(
+    console: Console,
+    jobs: Supervisor,
+    layout: Layout,
+    services: list[Service],
+    settings: DemoSettings,
+) -> Child:
+    """Start making the demo's history (or carry on with it, after a stopped first start)."""
+    resumed = layout.demo_anchor.is_file()
+    now = demo.story_end(layout)
+    console.say(
+        ("Carrying on loading" if resumed else "Loading")
+        + f" the demo clinics' last {settings.months} months ({settings.patients} patients at "
+        "the Demo Spine Clinic, a tenth as many at Riverside) through the public APIs, as phones "
+        "and clinicians would. The services' routine log lines are hidden meanwhile."
+    )
+    console.hush = True
+    child = jobs.start(
+        "demo",
+        demo.simulator_argv(services, settings, now),
+        env=demo.simulator_env(os.environ),
+        cwd=layout.root,
+    )
+    console.say(f"started demo (pid {child.pid})")
+    return child
+
+
+def _demo_finished(
+    console: Console,
+    job: Child,
+    layout: Layout,
+    services: list[Service],
+    settings: DemoSettings,
+    started: float,
+) -> None:
+    console.hush = False
+    if job.returncode != 0:
+        console.say(
+            f"\nThe demo's history could not be loaded completely: the simulator "
+            f"{job.how_it_ended()} (its lines above say why). The services keep running; the "
+            "next `make run` carries on where it stopped."
+        )
+        return
+    seconds = time.monotonic() - started
+    demo.mark_loaded(layout, settings, seconds)
+    outcomes = next(s for s in services if s.name == "outcomes")
+    rule = "=" * 78
+    console.say(
+        "\n".join(
+            [
+                rule,
+                f" Demo data ready ({seconds:.0f}s after the start): every service has it.",
+                f" Dashboard  {outcomes.url}/dashboard/   (sign in as clinician@demo.example)",
+                rule,
+            ]
+        )
+    )
 
 
 def _setup_steps(service: str) -> list[str]:
@@ -178,11 +261,35 @@ def _report_death(console: Console, child: Child) -> None:
     )
 
 
-def banner(services: list[Service], layout: Layout, seconds: float) -> str:
+def banner(
+    services: list[Service],
+    layout: Layout,
+    seconds: float,
+    loaded: dict[str, object] | None = None,
+    *,
+    loading: bool = False,
+) -> str:
     by_name = {s.name: s for s in services}
-    identity, diary = by_name["identity"], by_name["diary"]
+    identity, diary, outcomes = by_name["identity"], by_name["diary"], by_name["outcomes"]
     rule = "=" * 78
-    lines = [rule, f" Every service is ready ({seconds:.1f}s).", ""]
+    lines = [
+        rule,
+        f" Every service is ready ({seconds:.1f}s).",
+        "",
+        f" Dashboard  {outcomes.url}/dashboard/   (sign in as clinician@demo.example)",
+    ]
+    if loaded is not None:
+        lines.append(
+            f" Demo data  {loaded.get('patients')} patients at the Demo Spine Clinic and a tenth "
+            f"as many at Riverside, {loaded.get('months')} months up to "
+            f"{str(loaded.get('story_ends_at', ''))[:16].replace('T', ' ')} UTC"
+        )
+    elif loading:
+        lines += [
+            " Demo data  loading now, on this first start only: the dashboard fills as it",
+            '            arrives, and "Demo data ready" below says when it is all there.',
+        ]
+    lines.append("")
     for s in services:
         lines += [
             f" {s.name:<10} API      {s.api}",

@@ -4,7 +4,6 @@ failing test shows their output."""
 
 from __future__ import annotations
 
-import collections
 import os
 import re
 import signal
@@ -16,75 +15,35 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
 import pytest
-from psycopg2 import sql
 
 REPO = Path(__file__).resolve().parents[2]
-# The process supervision and service commands of `make run`, shared with these tests.
+# The processes of the running system, shared with the browser suite (tests/livestack.py), and
+# `make run`'s process supervision and service commands.
+sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "deploy" / "embedded"))
 
-from embedded.console import render  # noqa: E402
 from embedded.stack import (  # noqa: E402
     PortTaken,
     Service,
     ensure_free,
     free_port,
-    gunicorn_argv,
-    prepare_argv,
     services_from,
-    wait_ready,
 )
-from embedded.supervisor import ChildFailed, Supervisor  # noqa: E402
+from livestack import (  # noqa: E402
+    LIVE_TRANSCRIPTS,
+    Transcript,
+    add_transcripts_to,
+    running_stack,
+)
 
-PG_URL = os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BROKER_URL", "redis://127.0.0.1:6379/7")
-READY_TIMEOUT = 120
-
-
-class Transcript:
-    """The recent output of a group of processes, kept to be shown when a test fails."""
-
-    def __init__(self, title: str) -> None:
-        self.title = title
-        self._lines: collections.deque[str] = collections.deque(maxlen=3000)
-        self._lock = threading.Lock()
-
-    def echo(self, name: str, line: str) -> None:
-        with self._lock:
-            self._lines.extend(f"{name:<17}| {part}" for part in render(line).split("\n"))
-
-    def lines(self) -> list[str]:
-        with self._lock:
-            return list(self._lines)
-
-    def text(self) -> str:
-        return "\n".join(self.lines())
-
-
-_LIVE_TRANSCRIPTS: list[Transcript] = []
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
-    if report.failed:
-        for transcript in _LIVE_TRANSCRIPTS:
-            report.sections.append((f"output of {transcript.title}", transcript.text()))
-
-
-def _fresh_database(name: str) -> str:
-    connection = psycopg2.connect(f"{PG_URL}/postgres")
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            database = sql.Identifier(name)
-            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(database))
-    finally:
-        connection.close()
-    return f"{PG_URL}/{name}"
+    add_transcripts_to(outcome.get_result())  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -98,74 +57,17 @@ class RunningServices:
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServices]:
     """identity and diary as real gunicorn servers on fresh databases, identity seeded with the
     demo clinic and its own signing key. diary allows no clock leeway, so expiry is exact."""
-    workdir = tmp_path_factory.mktemp("services")
-    keys_dir = workdir / "keys"
-    static_dir = workdir / "static"  # empty: the API serves no files, but WhiteNoise wants it
-    static_dir.mkdir()
-    identity, diary = Service("identity", free_port()), Service("diary", free_port())
-    common = {
-        **os.environ,
-        "DJANGO_DEBUG": "false",
-        "SECURE_COOKIES": "false",
-        "TRUSTED_PROXIES": "",
-        "BROKER_URL": REDIS_URL,
-        "CACHE_URL": REDIS_URL,
-        "IDENTITY_URL": identity.url,
-        "STATIC_ROOT": str(static_dir),
-        "PYTHONUNBUFFERED": "1",
-    }
-    envs = {
-        "identity": {
-            **common,
-            "DJANGO_SETTINGS_MODULE": "identity.settings",
-            "DATABASE_URL": _fresh_database("e2e_identity"),
-            "JWT_SIGNING_KEYS_DIR": str(keys_dir),
-        },
-        "diary": {
-            **common,
-            "DJANGO_SETTINGS_MODULE": "diary.settings",
-            "DATABASE_URL": _fresh_database("e2e_diary"),
-            "JWT_LEEWAY_SECONDS": "0",
-        },
-    }
-    transcript = Transcript("identity and diary")
-    _LIVE_TRANSCRIPTS.append(transcript)
-    supervisor = Supervisor(transcript.echo)
-    try:
-        try:
-            setups = [
-                supervisor.start(
-                    "identity-setup",
-                    prepare_argv("identity", "migrate", "keys", "seed"),
-                    env=envs["identity"],
-                    cwd=workdir,
-                ),
-                supervisor.start(
-                    "diary-setup", prepare_argv("diary", "migrate"), env=envs["diary"], cwd=workdir
-                ),
-            ]
-            supervisor.wait_all(setups)
-            for service in (identity, diary):
-                supervisor.start(
-                    f"{service.name}-web",
-                    gunicorn_argv(service, threads=2),
-                    env=envs[service.name],
-                    cwd=workdir,
-                )
-
-            def no_child_died() -> None:
-                dead = supervisor.first_exited()
-                if dead is not None:
-                    raise ChildFailed(dead)
-
-            wait_ready([identity, diary], timeout=READY_TIMEOUT, check=no_child_died)
-        except (ChildFailed, TimeoutError) as exc:
-            # The report hook cannot show what this fixture's own failure leaves behind.
-            raise RuntimeError(f"{exc}\n{transcript.text()}") from exc
-        yield RunningServices(identity=identity, diary=diary, keys_dir=keys_dir)
-    finally:
-        supervisor.stop(grace=15)
-        _LIVE_TRANSCRIPTS.remove(transcript)
+    with running_stack(
+        names=("identity", "diary"),
+        database_prefix="e2e",
+        broker_url=REDIS_URL,
+        cache_urls={"identity": REDIS_URL, "diary": REDIS_URL},
+        workdir=tmp_path_factory.mktemp("services"),
+        extra_env={"diary": {"JWT_LEEWAY_SECONDS": "0"}},
+    ) as stack:
+        yield RunningServices(
+            identity=stack["identity"], diary=stack["diary"], keys_dir=stack.keys_dir
+        )
 
 
 # --- `make run` itself ------------------------------------------------------------------------
@@ -233,45 +135,68 @@ def _free_base_port() -> int:
     raise RuntimeError("no four free consecutive ports found")
 
 
+class EmbeddedRuns:
+    """Starts deploy/embedded/run.py, as often as a test asks, on one var/ folder and one set of
+    ports; whatever a test does, every run is stopped afterwards and no process is left."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.base = _free_base_port()
+        self.var_dir = tmp_path / "var"
+        self.runs: list[tuple[EmbeddedRun, threading.Thread]] = []
+
+    def start(self, **environ: str) -> EmbeddedRun:
+        env = {
+            **os.environ,
+            "EMBEDDED_VAR_DIR": str(self.var_dir),
+            "EMBEDDED_BASE_PORT": str(self.base),
+            **environ,
+        }
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "deploy" / "embedded" / "run.py")],
+            env=env,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            process_group=0,
+        )
+        transcript = Transcript(f"make run #{len(self.runs) + 1}")
+        LIVE_TRANSCRIPTS.append(transcript)
+
+        def pump() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                transcript.echo("run.py", line.rstrip("\n"))
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        run = EmbeddedRun(process, services_from(self.base), self.var_dir, transcript)
+        self.runs.append((run, reader))
+        return run
+
+    def stop_all(self) -> None:
+        for run, reader in self.runs:
+            process = run.process
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=40)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            # Whatever happened above, leave no process of the run behind.
+            for pid in run.children().values():
+                if _group_alive(pid):
+                    os.killpg(pid, signal.SIGKILL)
+            reader.join(5)
+            LIVE_TRANSCRIPTS.remove(run.transcript)
+
+
 @pytest.fixture
-def embedded_run(tmp_path: Path) -> Iterator[EmbeddedRun]:
-    base = _free_base_port()
-    var_dir = tmp_path / "var"
-    env = {**os.environ, "EMBEDDED_VAR_DIR": str(var_dir), "EMBEDDED_BASE_PORT": str(base)}
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "deploy" / "embedded" / "run.py")],
-        env=env,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        process_group=0,
-    )
-    transcript = Transcript("make run")
-    _LIVE_TRANSCRIPTS.append(transcript)
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            transcript.echo("run.py", line.rstrip("\n"))
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    run = EmbeddedRun(process, services_from(base), var_dir, transcript)
+def embedded_runs(tmp_path: Path) -> Iterator[EmbeddedRuns]:
+    runs = EmbeddedRuns(tmp_path)
     try:
-        yield run
+        yield runs
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        # Whatever happened above, leave no process of the run behind.
-        for pid in run.children().values():
-            if _group_alive(pid):
-                os.killpg(pid, signal.SIGKILL)
-        reader.join(5)
-        _LIVE_TRANSCRIPTS.remove(transcript)
+        runs.stop_all()

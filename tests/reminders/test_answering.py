@@ -140,6 +140,23 @@ def test_an_answer_given_offline_inside_the_window_counts_when_it_syncs_after_ex
     assert len(published_envelopes("reminders.prompt.answered")) == 1
 
 
+def test_an_entry_without_a_prompt_made_inside_the_window_answers_it_after_expiry(
+    clock: time_machine.Traveller,
+) -> None:
+    patient = make_patient(CLINIC)
+    prompt = make_prompt(patient, clinic_id=CLINIC, due_at=NOW, window_hours=2)
+    sweep(NOW)
+    clock.move_to(NOW + timedelta(days=2))
+    sweep(NOW + timedelta(days=2))
+    assert status(prompt) == PromptStatus.EXPIRED
+
+    # The phone was offline: the entry made inside the window arrives two days later.
+    log_entry(patient, clinic_id=CLINIC, at=NOW + timedelta(minutes=30))
+
+    assert status(prompt) == PromptStatus.ANSWERED
+    assert len(published_envelopes("reminders.prompt.answered")) == 1
+
+
 def test_a_redelivered_entry_event_answers_once() -> None:
     patient = make_patient(CLINIC)
     make_prompt(patient, clinic_id=CLINIC, due_at=NOW)

@@ -10,12 +10,15 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 import time_machine
 from helpers import (
+    API,
     at_local,
+    client,
     deliver_event,
     enrol,
     inject,
     injection_data,
     local,
+    log_entry,
     make_template,
     move_patient,
     offset,
@@ -30,6 +33,7 @@ from reminders.prompts.models import CancelReason, Prompt, PromptStatus
 from reminders.schedules.models import ScheduleTemplate
 from reminders.schedules.selectors import template_for
 from reminders.schedules.services import template_deactivate, template_update
+from shared.events.testing import published_envelopes
 
 pytestmark = pytest.mark.django_db
 
@@ -69,9 +73,12 @@ def test_the_seeded_default_plans_flare_days_and_horizons_after_an_injection() -
     ]
     assert sorted({p.instrument for p in horizon}) == ["nrs", "odi", "pgic"]
     assert len(horizon) == 15
-    # The baseline (the evening before) was already past when the injection was recorded.
-    assert not [p for p in prompts if p.kind == "baseline"]
-    assert {p.status for p in prompts} == {PromptStatus.PENDING}
+    # The baseline (the evening before) was already closed when the injection was recorded:
+    # recorded as such, never to be sent.
+    baseline = [p for p in prompts if p.kind == "baseline"]
+    assert sorted(p.instrument for p in baseline) == ["nrs", "odi"]
+    assert {(p.status, p.sent_at) for p in baseline} == {(PromptStatus.EXPIRED, None)}
+    assert {p.status for p in flare + horizon} == {PromptStatus.PENDING}
 
 
 @pytest.mark.usefixtures("clock")
@@ -342,3 +349,132 @@ def test_deactivating_a_clinic_template_falls_back_to_the_default_for_unsent_pro
     default = ScheduleTemplate.objects.get(clinic_id=None, protocol="", active=True)
     assert {p.template_id for p in live} == {default.id}
     assert {local(p.intended_at, LONDON).time() for p in live if p.kind == "flare"} == {time(18, 0)}
+
+
+# --- History: injections recorded after the fact ------------------------------------------------
+
+
+def test_an_injection_recorded_weeks_late_records_its_closed_prompts_and_sends_only_the_rest(
+    clock: time_machine.Traveller,
+) -> None:
+    clinic = uuid.uuid4()
+    flare_template(clinic)
+    patient = enrol(clinic_id=clinic)
+    given = NOW - timedelta(days=20)
+    inject(patient, clinic_id=clinic, at=given)
+
+    by_day = {(p.local_date - given.date()).days: p for p in prompts_of(patient)}
+    assert sorted(by_day) == FLARE_DAYS
+    for day in (1, 3, 7, 14):
+        assert by_day[day].status == PromptStatus.EXPIRED
+        assert by_day[day].sent_at is None
+        assert by_day[day].expired_at == by_day[day].expires_at
+    for day in (21, 28, 42):
+        assert by_day[day].status == PromptStatus.PENDING
+
+    # Nothing of the past goes out, and closing it told nobody (the patient was never asked).
+    sweep(NOW)
+    assert sends() == []
+    assert published_envelopes("reminders.prompt.expired") == []
+    day_21 = by_day[21].intended_at + timedelta(minutes=1)
+    clock.move_to(day_21)
+    sweep(day_21)
+    assert [s.prompt_id for s in sends()] == [by_day[21].id]
+
+
+@pytest.mark.usefixtures("clock")
+def test_an_entry_made_inside_the_window_of_a_prompt_planned_late_answers_it() -> None:
+    clinic = uuid.uuid4()
+    flare_template(clinic)
+    patient = enrol(clinic_id=clinic)
+    given = NOW - timedelta(days=20)
+    inject(patient, clinic_id=clinic, at=given)
+    day_3 = next(p for p in prompts_of(patient) if (p.local_date - given.date()).days == 3)
+
+    # Logged on day 3, on a phone that was offline until today.
+    entry = log_entry(patient, clinic_id=clinic, at=day_3.intended_at + timedelta(hours=2))
+
+    day_3.refresh_from_db()
+    assert (day_3.status, day_3.answer_id, day_3.sent_at) == (PromptStatus.ANSWERED, entry, None)
+    (answered,) = published_envelopes("reminders.prompt.answered")
+    assert answered["data"]["prompt_id"] == str(day_3.id)
+    adherence = client(roles=("clinician",), clinic_id=clinic).get(
+        f"{API}patients/{patient}/adherence/"
+    )
+    assert adherence.status_code == 200, adherence.content
+    # Answered without a send counts as asked and answered; the unanswered past counts as neither.
+    assert (adherence.json()["prompts_sent"], adherence.json()["prompts_answered"]) == (1, 1)
+
+
+@pytest.mark.usefixtures("clock")
+def test_a_later_injection_recorded_late_cancels_the_closed_prompts_it_supersedes() -> None:
+    clinic = uuid.uuid4()
+    flare_template(clinic)
+    patient = enrol(clinic_id=clinic)
+    first_at = NOW - timedelta(days=60)
+    first, course = inject(patient, clinic_id=clinic, at=first_at)
+    inject(patient, clinic_id=clinic, at=first_at + timedelta(days=10), course_id=course)
+
+    earlier = {
+        (p.local_date - first_at.date()).days: p for p in prompts_of(patient, anchor_id=first)
+    }
+    assert {d: earlier[d].status for d in (1, 3, 7)} == dict.fromkeys(
+        (1, 3, 7), PromptStatus.EXPIRED
+    )
+    for day in (14, 21, 28, 42):
+        assert earlier[day].status == PromptStatus.CANCELLED
+        assert earlier[day].cancel_reason == CancelReason.SUPERSEDED
+    # An entry on the first injection's day 14 (the second's day 4, which has no prompt) answers
+    # nothing: the superseded prompt does not take it.
+    log_entry(patient, clinic_id=clinic, at=earlier[14].intended_at + timedelta(hours=1))
+    earlier[14].refresh_from_db()
+    assert earlier[14].status == PromptStatus.CANCELLED
+
+
+@pytest.mark.usefixtures("clock")
+def test_a_correction_that_moves_a_late_injection_forward_reopens_its_prompts_once() -> None:
+    clinic = uuid.uuid4()
+    flare_template(clinic)
+    patient = enrol(clinic_id=clinic)
+    injection, course = inject(patient, clinic_id=clinic, at=NOW - timedelta(days=10))
+    assert {p.status for p in prompts_of(patient)[:3]} == {PromptStatus.EXPIRED}
+
+    corrected = NOW - timedelta(hours=2)
+    deliver_event(
+        "diary.injection.corrected",
+        {
+            **injection_data(
+                patient_id=patient,
+                clinic_id=clinic,
+                injected_at=corrected,
+                course_id=course,
+                injection_id=injection,
+            ),
+            "changed": ["injected_at"],
+        },
+    )
+
+    prompts = prompts_of(patient)
+    assert len(prompts) == len(FLARE_DAYS)
+    assert [(p.local_date - corrected.date()).days for p in prompts] == FLARE_DAYS
+    assert {(p.status, p.expired_at) for p in prompts} == {(PromptStatus.PENDING, None)}
+
+
+def test_a_journey_leaves_the_closed_past_as_it_was(clock: time_machine.Traveller) -> None:
+    clinic = uuid.uuid4()
+    flare_template(clinic)
+    patient = enrol(clinic_id=clinic)
+    inject(patient, clinic_id=clinic, at=NOW - timedelta(days=20))
+    closed_before = [
+        (p.id, p.intended_at, p.timezone) for p in prompts_of(patient, status=PromptStatus.EXPIRED)
+    ]
+
+    move_patient(patient, clinic_id=clinic, tz="America/New_York")
+
+    closed_after = [
+        (p.id, p.intended_at, p.timezone) for p in prompts_of(patient, status=PromptStatus.EXPIRED)
+    ]
+    assert closed_after == closed_before
+    assert {p.timezone for p in prompts_of(patient, status=PromptStatus.PENDING)} == {
+        "America/New_York"
+    }

@@ -59,16 +59,26 @@ def render(line: str) -> str:
     return text
 
 
+def chatter(line: str) -> bool:
+    """Whether a line is a service's DEBUG or INFO log line (cheap: no JSON parsing)."""
+    return line.startswith("{") and ('"level": "INFO"' in line or '"level": "DEBUG"' in line)
+
+
 class Console:
-    """Prints ``name | text`` lines from many threads without interleaving them."""
+    """Prints ``name | text`` lines from many threads without interleaving them.
+
+    While ``hush`` is set (the demo's history is loading: thousands of requests and events), the
+    services' DEBUG and INFO lines are left out; warnings, errors and plain lines still show.
+    """
 
     def __init__(self, stream: TextIO = sys.stdout, width: int = 17) -> None:
         self.stream = stream
         self.width = width
+        self.hush = False
         self._lock = threading.Lock()
 
     def echo(self, name: str, line: str) -> None:
-        if routine(line):
+        if (self.hush and chatter(line)) or routine(line):
             return
         prefix = f"{name:<{self.width}}| "
         text = "\n".join(prefix + part for part in render(line).split("\n"))

@@ -15,7 +15,8 @@ from embedded.stack import SERVICES, Service
 class Layout:
     """var/db/<service>.sqlite3, var/broker (queue files), var/cache/<service>, var/keys
     (identity's signing keys), var/static/<service>, var/celery (beat schedules), var/prepared
-    (what the last prepare of each service saw), var/secret_key."""
+    (what the last prepare of each service saw), var/secret_key, var/demo (when the demo's
+    history ends, and whether it has been loaded)."""
 
     root: Path
 
@@ -60,8 +61,20 @@ class Layout:
     def mark_prepared(self, service: str, digest: str) -> None:
         self.prepared_stamp(service).write_text(digest, encoding="utf-8")
 
+    @property
+    def demo_anchor(self) -> Path:
+        """When the demo's history ends, fixed by the first load: a load that was stopped
+        carries on with the same story."""
+        return self.root / "demo" / "story-ends-at"
+
+    @property
+    def demo_loaded(self) -> Path:
+        """Written once the demo's history is in every service (what was loaded, and when)."""
+        return self.root / "demo" / "loaded"
+
     def create(self) -> None:
-        for folder in (self.root / "db", self.broker, self.root / "celery", self.root / "prepared"):
+        folders = (self.root / "db", self.broker, self.root / "celery", self.root / "prepared")
+        for folder in (*folders, self.root / "demo"):
             folder.mkdir(parents=True, exist_ok=True)
         self.keys.mkdir(mode=0o700, parents=True, exist_ok=True)
         for service in SERVICES:
@@ -90,6 +103,7 @@ def environments(
     """Each service's environment: the inherited one with the embedded values on top, so a
     DATABASE_URL (or DATABASE_URL_FILE) left over from running the tests cannot leak in."""
     identity = next(s for s in services if s.name == "identity")
+    by_name = {s.name: s for s in services}
     common = {
         "DJANGO_SECRET_KEY": layout.secret_key(),
         # Only ever bound to 127.0.0.1; set DJANGO_DEBUG=true for Django's error pages.
@@ -99,11 +113,22 @@ def environments(
         "TRUSTED_PROXIES": "",
         "IDENTITY_URL": identity.url,
         "JWKS_URL": f"{identity.api}.well-known/jwks.json",
+        # Outcomes reads the diary (resync, the dashboard) and reminders (the dashboard).
+        **{
+            f"{name.upper()}_URL": by_name[name].url
+            for name in ("diary", "reminders")
+            if name in by_name
+        },
         # A host name keeps kombu from warning about its absence on every connection.
         "BROKER_URL": "filesystem://localhost/",
         "BROKER_FILESYSTEM_DIR": str(layout.broker),
         "JWT_SIGNING_KEYS_DIR": str(layout.keys),
         "LOG_LEVEL": inherited.get("LOG_LEVEL", "INFO"),
+        # The demo replays months of a clinic in minutes: a clinician records hundreds of
+        # injections, and hundreds of phones sign in from this one address. Limits sized for
+        # real people would stretch that to a quarter of an hour (docs/adr/0014).
+        "RATE_LIMIT_USER_WRITES": inherited.get("RATE_LIMIT_USER_WRITES", "6000/min"),
+        "RATE_LIMIT_ANON": inherited.get("RATE_LIMIT_ANON", "6000/min"),
     }
     out = {}
     for service in services:

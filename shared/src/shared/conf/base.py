@@ -158,6 +158,8 @@ if _broker_scheme == "filesystem":
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+    # kombu's filesystem transport, with a consumer that does not list the folder per message.
+    CELERY_BROKER_TRANSPORT = "shared.filesystem_broker:Transport"
 else:
     # A task not acknowledged within this time is handed to another worker (acks_late).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

@@ -1,9 +1,13 @@
 """Answering: a diary entry or questionnaire answers a prompt, which stops its nudges.
 
 By prompt id when the phone sent one (the patient tapped the prompt) and it is the patient's;
-otherwise the nearest open prompt of the same instrument whose window contains the moment the
-entry describes (the latest one planned at or before it). An NRS entry answers an NRS prompt,
+otherwise the nearest unanswered prompt of the same instrument whose window contains the moment
+the entry describes (the latest one planned at or before it). An NRS entry answers an NRS prompt,
 an ODI questionnaire an ODI prompt, and so on.
+
+What counts is the moment the entry describes, not when it arrives: an entry made inside the
+window on a phone that was offline answers the prompt even if the window has closed since (the
+sweeper expired it, or it was planned after the fact and recorded expired without a send).
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from reminders.prompts.models import Delivery, Prompt, PromptStatus
 from reminders.prompts.services.events import publish_answered
 
 OPEN_STATUSES = (PromptStatus.PENDING, PromptStatus.SENDING, PromptStatus.SENT)
+# What an entry may answer when its moment falls inside the window: open prompts, and closed
+# ones (an answer given offline inside the window, synced after the window closed).
+ANSWERABLE_STATUSES = (*OPEN_STATUSES, PromptStatus.EXPIRED)
 
 
 def _answerable_by_id(prompt: Prompt, answered_at: datetime) -> bool:
-    if prompt.status in OPEN_STATUSES:
-        return answered_at < prompt.expires_at
-    # Answered offline inside the window, synced after the sweeper had closed it.
-    return prompt.status == PromptStatus.EXPIRED and answered_at < prompt.expires_at
+    # Expired: answered offline inside the window, synced after the window had closed.
+    return prompt.status in ANSWERABLE_STATUSES and answered_at < prompt.expires_at
 
 
 @transaction.atomic
@@ -50,7 +55,7 @@ def prompt_answer(
             .filter(
                 patient_id=patient_id,
                 instrument=instrument,
-                status__in=OPEN_STATUSES,
+                status__in=ANSWERABLE_STATUSES,
                 intended_at__lte=answered_at,
                 expires_at__gt=answered_at,
             )

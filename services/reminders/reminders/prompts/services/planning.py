@@ -5,6 +5,15 @@ Re-planning is an upsert on (patient, anchor, offset key, instrument) and touche
 that are still ``pending`` (or ``cancelled`` by an earlier plan and wanted again): whatever is
 being sent, was sent, answered or expired stays as it is, so a re-plan never sends anything
 again.
+
+A prompt whose answer window has already closed when it is planned (an injection recorded weeks
+after it was given, a clinic bringing in its history) is recorded ``expired`` at once and never
+sent: the patient was never asked, so no event is published and it counts against nobody's
+adherence. A diary entry whose moment falls inside its window (the patient logged anyway, or the
+phone was offline) still answers it (see answering). Such a closed, never-claimed prompt is the
+past: a re-plan leaves it as it is, except that it cancels it when the schedule no longer wants it
+(superseded by a later injection, injection deleted) and opens it again if a correction moves
+its window back into the future.
 """
 
 from __future__ import annotations
@@ -101,12 +110,38 @@ def _cancel(row: Prompt, reason: str, now: datetime) -> None:
     row.status = PromptStatus.CANCELLED
     row.cancel_reason = reason
     row.cancelled_at = now
+    row.expired_at = None
     row.claim_token = None
     row.updated_at = now
 
 
+def _open_or_closed(row: Prompt, now: datetime) -> None:
+    """Pending while its window is open; expired (never sent) once it has closed."""
+    if row.expires_at > now:
+        row.status = PromptStatus.PENDING
+        row.expired_at = None
+    else:
+        row.status = PromptStatus.EXPIRED
+        row.expired_at = row.expires_at
+
+
+def closed_unsent(row: Prompt) -> bool:
+    """Expired without ever being claimed for sending (planned after its window had closed, or
+    never sent before it closed): nothing about it reached the patient."""
+    return (
+        row.status == PromptStatus.EXPIRED
+        and row.attempt == 0
+        and row.sent_at is None
+        and row.answered_at is None
+    )
+
+
+def _replannable(row: Prompt) -> bool:
+    return row.status == PromptStatus.PENDING or closed_unsent(row)
+
+
 def _cancel_unsent(rows: Iterable[Prompt], reason: str, now: datetime) -> list[Prompt]:
-    changed = [row for row in rows if row.status == PromptStatus.PENDING]
+    changed = [row for row in rows if _replannable(row)]
     for row in changed:
         _cancel(row, reason, now)
     return changed
@@ -227,7 +262,14 @@ def course_plan(
     )
 
 
-_STATE_FIELDS = ("status", "cancel_reason", "cancelled_at", "claim_token", "updated_at")
+_STATE_FIELDS = (
+    "status",
+    "cancel_reason",
+    "cancelled_at",
+    "expired_at",
+    "claim_token",
+    "updated_at",
+)
 
 PromptKey = tuple[uuid.UUID, str, str]
 
@@ -241,8 +283,10 @@ def _reconcile(
     course_id: uuid.UUID,
     now: datetime,
 ) -> tuple[list[Prompt], list[Prompt], dict[str, int]]:
-    """New rows to insert, existing rows changed, and counts. Only pending rows change, and
-    cancelled ones come back when wanted again and still answerable."""
+    """New rows to insert, existing rows changed, and counts. Only pending rows change (and
+    closed, never-sent ones: see the module's docstring); cancelled ones come back when wanted
+    again while still answerable. A new prompt whose window has already closed is recorded
+    expired, unsent."""
     created: list[Prompt] = []
     changed: list[Prompt] = []
     tally = {"updated": 0, "cancelled": 0, "revived": 0}
@@ -251,26 +295,24 @@ def _reconcile(
         wanted.add(planned.key)
         row = rows.get(planned.key)
         if planned.suppressed:
-            if row is not None and row.status == PromptStatus.PENDING:
+            if row is not None and _replannable(row):
                 _cancel(row, planned.suppressed, now)
                 changed.append(row)
                 tally["cancelled"] += 1
             continue
         if row is None:
-            if planned.expires_at > now:
-                created.append(
-                    Prompt(
-                        patient_id=patient_id,
-                        course_id=course_id,
-                        anchor_id=planned.anchor_id,
-                        offset_key=planned.offset.key,
-                        instrument=planned.offset.instrument,
-                        status=PromptStatus.PENDING,
-                        created_at=now,
-                        updated_at=now,
-                        **values,
-                    )
-                )
+            row = Prompt(
+                patient_id=patient_id,
+                course_id=course_id,
+                anchor_id=planned.anchor_id,
+                offset_key=planned.offset.key,
+                instrument=planned.offset.instrument,
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
+            _open_or_closed(row, now)
+            created.append(row)
         elif row.status == PromptStatus.PENDING:
             if any(getattr(row, k) != v for k, v in values.items()):
                 for name, value in values.items():
@@ -278,6 +320,14 @@ def _reconcile(
                 row.updated_at = now
                 changed.append(row)
                 tally["updated"] += 1
+        elif closed_unsent(row) and planned.expires_at > now:
+            # A correction moved a prompt of the past back into the future: it is asked now.
+            for name, value in values.items():
+                setattr(row, name, value)
+            _open_or_closed(row, now)
+            row.updated_at = now
+            changed.append(row)
+            tally["revived"] += 1
         elif row.status == PromptStatus.CANCELLED and planned.expires_at > now:
             # Cancelled by an earlier plan (paused, superseded, template) and wanted again.
             for name, value in values.items():
@@ -289,7 +339,7 @@ def _reconcile(
             changed.append(row)
             tally["revived"] += 1
     for key, row in rows.items():
-        if key in wanted or row.status != PromptStatus.PENDING:
+        if key in wanted or not _replannable(row):
             continue
         deleted = row.anchor_id in deleted_anchors
         _cancel(

@@ -1,0 +1,255 @@
+"""A clinician uses the dashboard in Chromium against the running services and the simulated
+clinic: signs in, sees only their clinic, opens a patient whose chart shows the API's numbers,
+acknowledges a flag, explores cohorts and exports one. Each page is screenshotted, checked with
+axe-core (no serious or critical violation) and must log no console error."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+CLINICIAN = "clinician@demo.example"
+SECOND_CLINICIAN = "clinician2@demo.example"
+PASSWORD = "recovery-demo-2026"
+
+pytestmark = pytest.mark.e2e
+
+
+def _chart(page: Any, canvas_id: str) -> dict[str, list[list[float]]]:
+    """The points of each dataset of a chart on the page, by dataset label."""
+    page.wait_for_function(
+        "id => window.Chart && Chart.getChart(document.getElementById(id))", arg=canvas_id
+    )
+    return page.evaluate(
+        """id => Object.fromEntries(Chart.getChart(document.getElementById(id)).data.datasets
+            .map(d => [d.label, d.data.map(p => [p.x, p.y])]))""",
+        canvas_id,
+    )
+
+
+def _close(points: list[list[float]], expected: list[tuple[float, float]]) -> bool:
+    return len(points) == len(expected) and all(
+        x == ex and abs(y - ey) < 1e-9 for (x, y), (ex, ey) in zip(points, expected, strict=True)
+    )
+
+
+def test_clinician_signs_in_and_sees_only_their_clinics_patients(demo: Any, tab: Any) -> None:
+    page = tab.page
+    tab.sign_in(demo.url("outcomes", "/dashboard/"), password="not-the-password")
+    expect(page.get_by_role("alert")).to_contain_text("do not match an account")
+    tab.screenshot("sign-in-refused")
+    tab.check_accessibility()
+
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("My patients")
+    own = demo.api("identity", "patients/", page_size=200)["results"]
+    listed = demo.api("outcomes", "patients/", page_size=200)
+    expect(page.locator("#patient-count")).to_contain_text(f"{listed['count']} patients")
+    table = page.locator("#patients-table").inner_text()
+    for person in own[:10]:
+        assert person["full_name"] in table
+    assert demo.second_clinic_names, "the second clinic has patients to leave out"
+    for name in demo.second_clinic_names:
+        assert name not in table
+    # No sideways scrolling of the page itself at tablet width.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    tab.screenshot("patients")
+    tab.check_accessibility()
+
+    # Keyboard: the first Tab reaches the skip link, which moves focus to the content.
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to main content")
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+    # Sorting by a column is a link a keyboard user can follow.
+    page.get_by_role("link", name="Latest NRS").click()
+    expect(page.locator("th[aria-sort='ascending']")).to_contain_text("Latest NRS")
+
+    tab.check_no_console_errors()
+
+    # Another clinic's patient, even by address, is not found.
+    foreign = demo.api("identity", "patients/", email=SECOND_CLINICIAN)["results"][0]["id"]
+    response = page.goto(demo.url("outcomes", f"/dashboard/patients/{foreign}/"))
+    assert response is not None
+    assert response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    assert foreign not in page.content()
+
+
+def test_a_patients_chart_shows_the_apis_numbers(demo: Any, tab: Any) -> None:
+    page = tab.page
+    rows = demo.api("outcomes", "patients/", page_size=200)["results"]
+    curves = {
+        row["patient_id"]: demo.api("outcomes", f"patients/{row['patient_id']}/curve/")
+        for row in rows
+        if row["injections"]
+    }
+    patient_id, curve = max(curves.items(), key=lambda item: len(item[1]["courses"][-1]["weeks"]))
+    current = curve["courses"][-1]
+    row = next(r for r in rows if r["patient_id"] == patient_id)
+
+    tab.sign_in(demo.url("outcomes", f"/dashboard/patients/{patient_id}/"))
+
+    datasets = _chart(page, "patient-chart-0")
+    assert _close(datasets["Mean NRS (weekly)"], [(w["week"], w["nrs"]) for w in current["weeks"]])
+    assert _close(
+        datasets["Relief from baseline (%)"],
+        [
+            (w["week"], w["percent_change"])
+            for w in current["weeks"]
+            if w["percent_change"] is not None
+        ],
+    )
+    summary = page.locator("#patient-summary")
+    expect(summary.locator("[data-field='injections']")).to_have_text(str(row["injections"]))
+    latest = f"{row['latest_nrs']:g}" if row["latest_nrs"] is not None else "\u2013"
+    expect(summary.locator("[data-field='latest_nrs']")).to_contain_text(latest)
+    # The parts from reminders and the diary arrive after the page.
+    expect(page.locator("#timeline-table")).to_be_visible()
+    expect(page.locator("#diary-table")).to_be_visible()
+    expect(page.locator("#timeline-table")).to_contain_text("Injection")
+    page.get_by_text("The numbers behind the chart").first.click()
+    tab.screenshot("patient")
+    tab.check_accessibility()
+    tab.check_no_console_errors()
+
+
+def test_a_clinician_acknowledges_a_flag(demo: Any, tab: Any) -> None:
+    page = tab.page
+    open_flags = demo.api("outcomes", "flags/", status="open")["results"]
+    assert open_flags, "the simulated clinic has open flags"
+    flag = open_flags[0]
+
+    tab.sign_in(demo.url("outcomes", "/dashboard/flags/?status=open"))
+    tab.screenshot("flags")
+    tab.check_accessibility()
+    row = page.locator(f"tr[data-flag-id='{flag['id']}']")
+    row.get_by_role("button", name="Acknowledge").click()
+
+    expect(page.get_by_role("status").first).to_contain_text("acknowledged")
+    page.goto(demo.url("outcomes", "/dashboard/flags/?status=acknowledged"))
+    expect(page.locator(f"tr[data-flag-id='{flag['id']}'] [data-field='status']")).to_contain_text(
+        "Acknowledged"
+    )
+    statuses = {
+        f["id"]: f["status"] for f in demo.api("outcomes", "flags/", page_size=200)["results"]
+    }
+    assert statuses[flag["id"]] == "acknowledged"
+    tab.screenshot("flag-acknowledged")
+    tab.check_no_console_errors()
+
+
+def _medians(points: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    return [(p["week"], p["median"]) for p in points]
+
+
+def test_a_cohort_filter_changes_the_curve_and_the_comparison(demo: Any, tab: Any) -> None:
+    page = tab.page
+    whole = demo.api("outcomes", "cohort/curve/")
+    tab.sign_in(demo.url("outcomes", "/dashboard/cohort/"))
+
+    assert _close(
+        _chart(page, "cohort-curve")["Median relief"], _medians(whole["nrs_percent_change"])
+    )
+    expect(page.locator("#cohort-summary")).to_contain_text(f"{whole['cohort']['courses']} course")
+    comparison_before = page.locator("#benchmarks-table").inner_text()
+    _chart(page, "durability-chart")
+    tab.screenshot("cohort")
+    tab.check_accessibility()
+
+    # A protocol whose courses recover differently from the clinic as a whole.
+    protocols = page.get_by_role("group", name="Protocol").get_by_role("checkbox")
+    chosen, expected = None, None
+    for index in range(protocols.count()):
+        value = protocols.nth(index).get_attribute("value")
+        curve = demo.api("outcomes", "cohort/curve/", protocol=value)
+        if _medians(curve["nrs_percent_change"]) != _medians(whole["nrs_percent_change"]):
+            chosen, expected = index, curve
+            break
+    assert chosen is not None
+    assert expected is not None
+    protocols.nth(chosen).check()
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_load_state("networkidle")
+
+    assert _close(
+        _chart(page, "cohort-curve")["Median relief"], _medians(expected["nrs_percent_change"])
+    )
+    expect(page.locator("#cohort-summary")).to_contain_text(
+        f"{expected['cohort']['courses']} course"
+    )
+    assert page.locator("#benchmarks-table").inner_text() != comparison_before
+    if expected["cohort"]["patients"] < 10:
+        expect(page.locator("#too-few")).to_contain_text("Too few patients")
+    tab.screenshot("cohort-filtered")
+    tab.check_accessibility()
+    tab.check_no_console_errors()
+
+
+def test_a_cohort_export_shows_its_progress_and_downloads(
+    demo: Any, tab: Any, tmp_path: Any
+) -> None:
+    page = tab.page
+    tab.sign_in(demo.url("outcomes", "/dashboard/cohort/"))
+    page.get_by_label("CSV, one line per score").check()
+    page.get_by_role("button", name="Start the export").click()
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("CSV")
+    download_link = page.get_by_role("link", name="Download the file")
+    expect(download_link).to_be_visible(timeout=60_000)
+    expect(page.locator("#export-progress")).to_have_attribute("value", "100")
+    expect(page.locator("#export-status")).to_contain_text("Ready to download")
+    tab.screenshot("export")
+    tab.check_accessibility()
+    with page.expect_download() as downloaded:
+        download_link.click()
+    path = tmp_path / "export.csv"
+    downloaded.value.save_as(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("patient_id,course_id,measure")
+    done = re.search(r"\((\d+) of (\d+) scores\)", page.locator("#export-status").inner_text())
+    assert done is not None
+    assert len(lines) - 1 == int(done.group(1)) == int(done.group(2))
+    tab.check_no_console_errors()
+
+
+def test_an_admin_edits_a_reminder_schedule_and_sees_the_preview(demo: Any, tab: Any) -> None:
+    page = tab.page
+    admin = demo.url("reminders", "/admin/reminders/")
+    page.goto(admin)
+    page.locator("#id_username").fill("admin@demo.example")
+    page.locator("#id_password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(admin + "schedules/scheduletemplate/")
+    page.locator("#result_list tbody th a").first.click()
+
+    preview = page.locator("#schedule-preview")
+    expect(preview).to_be_visible()
+    expect(preview.locator("#schedule-preview-summary")).to_contain_text("prompt")
+    tab.screenshot("schedule-template")
+    # A local time no prompt of the timeline has yet, for the form's first offset.
+    new_time = "11:17"
+    due_local = preview.locator("tr.schedule-preview-prompt td:nth-child(4)")
+    assert not [text for text in due_local.all_inner_texts() if new_time in text]
+
+    page.locator("[name='offsets-0-local_time']").fill(new_time)
+    page.keyboard.press("Tab")
+
+    # The preview follows the unsaved edit...
+    expect(due_local.filter(has_text=new_time).first).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    tab.screenshot("schedule-preview-unsaved")
+    page.locator("input[name='_continue']").click()
+    # ...and shows the same once it is saved.
+    expect(page.locator(".messagelist")).to_contain_text("changed successfully")
+    saved = page.locator("#schedule-preview tr.schedule-preview-prompt td:nth-child(4)")
+    expect(saved.filter(has_text=new_time).first).to_be_visible()
+    tab.screenshot("schedule-saved")
+    tab.check_accessibility("#schedule-preview")
+    tab.check_no_console_errors()
