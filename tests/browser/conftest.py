@@ -274,9 +274,7 @@ def tab(browser: Any, request: pytest.FixtureRequest) -> Iterator[Tab]:
 
     def on_console(message: Any) -> None:
         url = str(message.location.get("url", ""))
-        # Chromium asks for /favicon.ico by itself when a page names no icon (Django's admin
-        # does not); that request is the browser's, not the page's.
-        if message.type == "error" and urlparse(url).path != "/favicon.ico":
+        if message.type == "error":
             tab.errors.append(f"console: {message.text} ({url})")
 
     page.on("console", on_console)

@@ -23,3 +23,10 @@ def test_readyz_is_503_when_the_broker_is_unreachable() -> None:
         response = Client().get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": True, "broker": False}
+
+
+def test_the_browser_asking_for_a_favicon_gets_an_icon_not_a_404() -> None:
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
+    assert response.content.startswith(b"<svg")
