@@ -26,11 +26,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 import numpy as np
-import psycopg2
-from psycopg2 import sql
+from benchdb import bench_database_url, recreate_database
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "outcomes"))
@@ -39,32 +37,14 @@ sys.path.insert(0, str(REPO / "services" / "outcomes"))
 BENCH_DB = "bench_outcomes"
 
 
-def _database_url() -> str:
-    base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench"))
-    return urlunparse(base._replace(path=f"/{BENCH_DB}"))
-
-
-def _fresh_database(url: str) -> None:
-    admin = urlparse(url)._replace(path="/postgres")
-    connection = psycopg2.connect(urlunparse(admin))
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            name = sql.Identifier(BENCH_DB)
-            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    finally:
-        connection.close()
-
-
-os.environ["DATABASE_URL"] = _database_url()
+os.environ["DATABASE_URL"] = bench_database_url(BENCH_DB)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "outcomes.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key")
 os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,localhost"
 os.environ.setdefault("BROKER_URL", "redis://127.0.0.1:6379/8")
 os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/8")
 os.environ["LOG_LEVEL"] = "WARNING"
-_fresh_database(os.environ["DATABASE_URL"])
+recreate_database(os.environ["DATABASE_URL"])
 
 import django  # noqa: E402
 
