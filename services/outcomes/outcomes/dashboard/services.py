@@ -20,9 +20,6 @@ from outcomes.analytics import exports
 from outcomes.analytics.cohorts import CohortFilter
 from outcomes.analytics.patients import cohort_patient_ids
 from outcomes.dashboard.models import Export, ExportFormat, ExportPart, ExportStatus
-from outcomes.flags import services as flag_services
-from outcomes.flags.models import Flag
-from outcomes.flags.selectors import clinic_flag_get
 from outcomes.readmodel.models import Course, Observation
 from shared.audit.services import audit_read_many, audit_record
 from shared.auth.principal import TokenUser
@@ -43,32 +40,6 @@ _EXPORT_READ_RESOURCE = {
     ExportFormat.CSV: "outcomes_export",
     ExportFormat.FHIR: "outcomes_fhir_export",
 }
-
-
-# --- Flags ----------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def flag_act(*, actor: TokenUser, clinic_id: uuid.UUID, flag_id: uuid.UUID, action: str) -> Flag:
-    """Acknowledge or resolve one of the clinic's flags, as the API's flag actions do (and
-    audited the same way). Raises ProblemError when a resolved flag is acknowledged."""
-    flag = clinic_flag_get(clinic_id=clinic_id, flag_id=flag_id)
-    if action == "acknowledge":
-        flag = flag_services.flag_acknowledge(flag=flag, actor_id=actor.id)
-    elif action == "resolve":
-        flag = flag_services.flag_resolve(flag=flag, actor_id=actor.id)
-    else:
-        raise ValueError(f"unknown flag action {action!r}")
-    audit_record(
-        actor_id=actor.id,
-        actor_roles=actor.roles,
-        action=f"flag.{action}",
-        target_type="flag",
-        target_id=flag.id,
-        subject_patient_id=flag.patient_id,
-        changed_fields=["status"],
-    )
-    return flag
 
 
 # --- Exports --------------------------------------------------------------------------------------

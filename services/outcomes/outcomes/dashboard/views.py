@@ -25,6 +25,7 @@ from outcomes.dashboard import clients, selectors, services
 from outcomes.dashboard.access import DashboardRequest, clinician_page
 from outcomes.dashboard.forms import ExportForm, SignInForm
 from outcomes.dashboard.models import Export, ExportFormat, ExportStatus
+from outcomes.flags import services as flag_services
 from outcomes.flags.models import Flag, FlagKind, FlagStatus
 from shared.api.errors import ProblemError
 from shared.audit.services import audit_read, audit_read_many
@@ -269,7 +270,7 @@ def flag_action(request: DashboardRequest, flag_id: uuid.UUID, action: str) -> H
     if action not in ("acknowledge", "resolve"):
         raise Http404
     try:
-        flag = services.flag_act(
+        flag = flag_services.flag_act(
             actor=request.clinician.principal,
             clinic_id=request.clinician.clinic_id,
             flag_id=flag_id,

@@ -14,7 +14,7 @@ from outcomes.analytics.apis import clinic_of
 from outcomes.flags import selectors, services
 from outcomes.flags.models import Flag, FlagKind, FlagStatus
 from shared.api.serializers import StrictInputSerializer
-from shared.audit.services import audit_read_many, audit_record
+from shared.audit.services import audit_read_many
 from shared.auth.permissions import IsClinician
 from shared.auth.principal import caller
 
@@ -76,22 +76,11 @@ class _FlagActionApi(APIView):
     permission_classes = [IsClinician]
     action = ""
 
-    def act(self, flag: Flag, actor_id: uuid.UUID) -> Flag:
-        raise NotImplementedError
-
     @extend_schema(request=None, responses=FlagOutputSerializer)
     def post(self, request: Request, flag_id: uuid.UUID) -> Response:
         user = caller(request)
-        flag = selectors.clinic_flag_get(clinic_id=clinic_of(user), flag_id=flag_id)
-        flag = self.act(flag, user.id)
-        audit_record(
-            actor_id=user.id,
-            actor_roles=user.roles,
-            action=f"flag.{self.action}",
-            target_type="flag",
-            target_id=flag.id,
-            subject_patient_id=flag.patient_id,
-            changed_fields=["status"],
+        flag = services.flag_act(
+            actor=user, clinic_id=clinic_of(user), flag_id=flag_id, action=self.action
         )
         return Response(FlagOutputSerializer(flag).data)
 
@@ -101,14 +90,8 @@ class FlagAcknowledgeApi(_FlagActionApi):
 
     action = "acknowledge"
 
-    def act(self, flag: Flag, actor_id: uuid.UUID) -> Flag:
-        return services.flag_acknowledge(flag=flag, actor_id=actor_id)
-
 
 class FlagResolveApi(_FlagActionApi):
     """The flag's cause has been dealt with."""
 
     action = "resolve"
-
-    def act(self, flag: Flag, actor_id: uuid.UUID) -> Flag:
-        return services.flag_resolve(flag=flag, actor_id=actor_id)

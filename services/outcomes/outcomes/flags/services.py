@@ -20,8 +20,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from outcomes.flags.models import Flag, FlagKind, FlagSeverity, FlagStatus
+from outcomes.flags.selectors import clinic_flag_get
 from outcomes.readmodel.models import Course, Entry, Injection, Observation, ObservationKind, Prompt
 from shared.api.errors import ProblemError
+from shared.audit.services import audit_record
+from shared.auth.principal import TokenUser
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +320,31 @@ def flag_resolve(*, flag: Flag, actor_id: uuid.UUID) -> Flag:
         status=FlagStatus.RESOLVED, resolved_at=now, resolved_by=actor_id
     )
     flag.refresh_from_db()
+    return flag
+
+
+@transaction.atomic
+def flag_act(*, actor: TokenUser, clinic_id: uuid.UUID, flag_id: uuid.UUID, action: str) -> Flag:
+    """Acknowledge or resolve one of the clinic's flags, audited in the same transaction.
+
+    A flag of another clinic is not found (404); acknowledging a resolved flag is a 409 problem.
+    """
+    flag = clinic_flag_get(clinic_id=clinic_id, flag_id=flag_id)
+    if action == "acknowledge":
+        flag = flag_acknowledge(flag=flag, actor_id=actor.id)
+    elif action == "resolve":
+        flag = flag_resolve(flag=flag, actor_id=actor.id)
+    else:
+        raise ValueError(f"unknown flag action {action!r}")
+    audit_record(
+        actor_id=actor.id,
+        actor_roles=actor.roles,
+        action=f"flag.{action}",
+        target_type="flag",
+        target_id=flag.id,
+        subject_patient_id=flag.patient_id,
+        changed_fields=["status"],
+    )
     return flag
 
 
