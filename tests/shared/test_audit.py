@@ -15,6 +15,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 from sharedtest.models import PainScore, TrackedNote
 
+from shared.audit import triggers
 from shared.audit.context import audit_context
 from shared.audit.models import AppendOnlyError, AuditEntry, HistoryRecord
 from shared.audit.services import audit_read, audit_read_many, audit_record
@@ -119,6 +120,60 @@ def test_executemany_inside_a_transaction_is_attributed() -> None:
     for pk, _, _ in rows:
         [inserted] = history(uuid.UUID(pk))
         assert inserted.actor_id == actor
+
+
+def test_one_statement_inserting_many_rows_records_each_row_once() -> None:
+    actor = uuid.uuid4()
+    taken = TrackedNote.objects.create(patient_id=PATIENT, score=1)
+    fresh = [uuid.uuid4() for _ in range(3)]
+    with audit_context(actor_id=actor, request_id="sync-42"), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO sharedtest_trackednote (id, patient_id, score, flare, details, note) "
+            "SELECT id, %s, 8, false, '{\"site\": \"SIJ\"}', 'private' "
+            "FROM unnest(%s::uuid[]) AS id ON CONFLICT (id) DO NOTHING",
+            [PATIENT, [*fresh, taken.pk]],
+        )
+        assert cursor.rowcount == 3
+
+    for pk in fresh:
+        [inserted] = history(pk)
+        assert (inserted.operation, inserted.actor_id, inserted.request_id) == (
+            "I",
+            actor,
+            "sync-42",
+        )
+        assert inserted.data["score"] == 8
+        assert inserted.data["details"] == {"site": "SIJ"}
+        assert "note" not in inserted.data  # excluded, as for a single insert
+    assert len(history(taken.pk)) == 1  # the row that was there: no new record
+    txids = {r.txid for pk in fresh for r in history(pk)}
+    assert len(txids) == 1
+
+
+def test_tables_tracked_before_keep_one_record_per_insert_after_the_upgrade() -> None:
+    """Tables whose single row trigger recorded inserts move to the statement trigger, and an
+    insert is still recorded once, update and delete as before."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for name in triggers.PG_HISTORY_TRIGGERS[:2]:
+            cursor.execute(f"DROP TRIGGER {name} ON {quote(TABLE)}")
+        cursor.execute(
+            f"CREATE TRIGGER audit_history AFTER INSERT OR UPDATE OR DELETE ON {quote(TABLE)} "
+            "FOR EACH ROW EXECUTE FUNCTION audit_history_capture('id', 'note')"
+        )
+    with connection.schema_editor(atomic=False) as editor:
+        triggers.pg_history_per_statement(editor)
+        assert triggers._pg_tracked_tables(editor) == []
+
+    note = TrackedNote.objects.create(patient_id=PATIENT, score=7, note="private")
+    note.score = 3
+    note.save()
+    pk = note.pk
+    note.delete()
+    inserted, updated, deleted = history(pk)
+    assert [r.operation for r in (inserted, updated, deleted)] == ["I", "U", "D"]
+    assert "note" not in inserted.data
+    assert updated.changed_fields == ["score"]
 
 
 def test_writes_outside_any_context_have_no_actor() -> None:

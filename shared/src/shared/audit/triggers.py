@@ -1,9 +1,13 @@
 """The database side of the audit trail: append-only guards and row-history triggers, for
 PostgreSQL (deployed) and SQLite (the embedded default).
 
-PostgreSQL has one generic history function; each tracked table gets a row trigger that calls it
-with the table's primary-key column and the columns to leave out. ``to_jsonb(NEW)`` copies the
-whole row, so a column added later is recorded with no new migration.
+PostgreSQL has two generic history functions; each tracked table gets triggers that call them
+with the table's primary-key column and the columns to leave out. ``to_jsonb`` copies the whole
+row, so a column added later is recorded with no new migration. Updates and deletes are recorded
+by a row trigger (it compares OLD with NEW); inserts by a statement trigger that reads the
+statement's inserted rows (its transition table) and writes all their history rows with one
+INSERT ... SELECT: the same rows as a row trigger would write, without a trigger call and an
+INSERT per row (an offline sync inserts hundreds of rows in one statement). See ADR 0016.
 
 SQLite triggers cannot take arguments or read a row generically, so each tracked table gets
 triggers that list its columns. SQLite drops a table's triggers when Django rebuilds the table
@@ -24,6 +28,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 HISTORY_TABLE = "audit_historyrecord"
+# The transition table of the insert trigger: the rows one INSERT statement inserted.
+INSERTED_ROWS = "audit_inserted_rows"
 APPEND_ONLY_TABLES = ("audit_auditentry", HISTORY_TABLE)
 # The tracked tables of an SQLite database, so their triggers can be rebuilt after a migration.
 SQLITE_TRACKING_TABLE = "audit_sqlite_tracking"
@@ -47,6 +53,19 @@ BEGIN
 END
 $$;
 
+-- The actor of the current transaction (audit.actor_id, set by shared.audit.context), or NULL when
+-- it is unset, empty or not a UUID: a write never fails over it.
+CREATE OR REPLACE FUNCTION audit_current_actor() RETURNS uuid LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    actor text := current_setting('audit.actor_id', true);
+BEGIN
+    IF actor ~* '^[0-9a-f]{{8}}-?[0-9a-f]{{4}}-?[0-9a-f]{{4}}-?[0-9a-f]{{4}}-?[0-9a-f]{{12}}$' THEN
+        RETURN actor::uuid;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 -- Arguments: the primary-key column, then the columns whose values must not be copied.
 CREATE OR REPLACE FUNCTION audit_history_capture() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -54,7 +73,6 @@ DECLARE
     row_data jsonb;
     old_data jsonb;
     changed jsonb := '[]'::jsonb;
-    actor text := current_setting('audit.actor_id', true);
 BEGIN
     IF TG_OP = 'DELETE' THEN
         row_data := to_jsonb(OLD);
@@ -67,23 +85,40 @@ BEGIN
           FROM jsonb_each(row_data) AS n
          WHERE n.value IS DISTINCT FROM old_data -> n.key;
     END IF;
-    IF actor !~* '^[0-9a-f]{{8}}-?[0-9a-f]{{4}}-?[0-9a-f]{{4}}-?[0-9a-f]{{4}}-?[0-9a-f]{{12}}$' THEN
-        actor := NULL;  -- unset, empty or garbage: never fail the write over it
-    END IF;
     INSERT INTO {HISTORY_TABLE}
         (at, table_name, row_pk, operation, data, changed_fields, actor_id, request_id, txid)
     VALUES (
         now(), TG_TABLE_NAME, row_data ->> TG_ARGV[0], left(TG_OP, 1), row_data - excluded,
-        changed, actor::uuid, left(coalesce(current_setting('audit.request_id', true), ''), 64),
-        txid_current()
+        changed, audit_current_actor(),
+        left(coalesce(current_setting('audit.request_id', true), ''), 64), txid_current()
     );
+    RETURN NULL;
+END
+$$;
+
+-- The inserts of one statement (a statement trigger with the transition table
+-- {INSERTED_ROWS}): one history row per inserted row, as audit_history_capture writes them.
+-- Arguments as audit_history_capture's.
+CREATE OR REPLACE FUNCTION audit_history_capture_inserts() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    excluded text[] := TG_ARGV[1:TG_NARGS - 1];
+    actor uuid := audit_current_actor();
+    request text := left(coalesce(current_setting('audit.request_id', true), ''), 64);
+BEGIN
+    INSERT INTO {HISTORY_TABLE}
+        (at, table_name, row_pk, operation, data, changed_fields, actor_id, request_id, txid)
+    SELECT now(), TG_TABLE_NAME, inserted.row_data ->> TG_ARGV[0], 'I',
+           inserted.row_data - excluded, '[]'::jsonb, actor, request, txid_current()
+      FROM (SELECT to_jsonb(n) AS row_data FROM {INSERTED_ROWS} AS n) AS inserted;
     RETURN NULL;
 END
 $$;
 """  # noqa: S608
 
 PG_FUNCTIONS_DROP = """
+DROP FUNCTION IF EXISTS audit_history_capture_inserts();
 DROP FUNCTION IF EXISTS audit_history_capture();
+DROP FUNCTION IF EXISTS audit_current_actor();
 DROP FUNCTION IF EXISTS audit_refuse_truncate();
 DROP FUNCTION IF EXISTS audit_append_only();
 """
@@ -141,6 +176,9 @@ def append_only_drop(schema_editor: BaseDatabaseSchemaEditor, table: str) -> Non
 
 # --- Row history ------------------------------------------------------------------------------
 
+PG_HISTORY_TRIGGERS = ("audit_history", "audit_history_insert", "audit_history_no_truncate")
+PG_TRIGGER_TYPE_INSERT = 1 << 2  # pg_trigger.tgtype: the trigger fires on INSERT
+
 
 def _columns(model: type[models.Model]) -> list[tuple[Any, str]]:
     """(field, column) of every field stored in the model's table, in column order."""
@@ -173,8 +211,14 @@ def _pg_history_install(
     arguments = ", ".join(_literal(column) for column in (pk, *excluded))
     _ddl(
         schema_editor,
-        f"CREATE TRIGGER audit_history AFTER INSERT OR UPDATE OR DELETE ON {quote(table)} "
+        f"CREATE TRIGGER audit_history AFTER UPDATE OR DELETE ON {quote(table)} "
         f"FOR EACH ROW EXECUTE FUNCTION audit_history_capture({arguments})",
+    )
+    _ddl(
+        schema_editor,
+        f"CREATE TRIGGER audit_history_insert AFTER INSERT ON {quote(table)} "
+        f"REFERENCING NEW TABLE AS {INSERTED_ROWS} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION audit_history_capture_inserts({arguments})",
     )
     # TRUNCATE fires no row trigger: refusing it closes the last way round the history.
     _ddl(
@@ -182,6 +226,34 @@ def _pg_history_install(
         f"CREATE TRIGGER audit_history_no_truncate BEFORE TRUNCATE ON {quote(table)} "
         "FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_truncate()",
     )
+
+
+def _pg_tracked_tables(schema_editor: BaseDatabaseSchemaEditor) -> list[tuple[str, list[str]]]:
+    """(table, trigger arguments) of every table of the current schema whose row history trigger
+    still records inserts row by row (installed before inserts were recorded per statement)."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, t.tgargs FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE t.tgname = 'audit_history' AND n.nspname = current_schema() "
+            "AND t.tgtype & %s <> 0",
+            [PG_TRIGGER_TYPE_INSERT],
+        )
+        rows = cursor.fetchall()
+    # tgargs: the arguments, each ended by a zero byte.
+    return [(table, bytes(raw).decode().split("\x00")[:-1]) for table, raw in rows]
+
+
+def pg_history_per_statement(schema_editor: BaseDatabaseSchemaEditor) -> None:
+    """Move every tracked table to the triggers ``history_install`` installs now (inserts
+    recorded per statement). The same history rows before and after."""
+    _ddl(schema_editor, PG_FUNCTIONS)
+    for table, (pk, *excluded) in _pg_tracked_tables(schema_editor):
+        quote = schema_editor.quote_name
+        for name in PG_HISTORY_TRIGGERS:
+            _ddl(schema_editor, f"DROP TRIGGER IF EXISTS {name} ON {quote(table)}")
+        _pg_history_install(schema_editor, table, pk, excluded)
 
 
 def _internal_type(field: Any) -> str:
@@ -294,7 +366,7 @@ def history_drop(schema_editor: BaseDatabaseSchemaEditor, model: type[models.Mod
     table = model._meta.db_table
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        for name in ("audit_history", "audit_history_no_truncate"):
+        for name in PG_HISTORY_TRIGGERS:
             _ddl(schema_editor, f"DROP TRIGGER IF EXISTS {name} ON {quote(table)}")
     elif vendor == "sqlite":
         for statement in _sqlite_history_drop_sql(table):
