@@ -1,6 +1,3 @@
-import os
+from shared.wsgi import service_application
 
-from django.core.wsgi import get_wsgi_application
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reminders.settings")
-application = get_wsgi_application()
+application = service_application("reminders.settings")
