@@ -44,8 +44,8 @@ os.environ["RATE_LIMIT_USER_WRITES"] = "100000000/min"
 HOST = "127.0.0.1"
 WORKERS, THREADS = 2, 4
 CONCURRENCY = 8
-SINGLE_REQUESTS = 1200  # per run, spread over the client threads
-ROUNDS = 2  # runs of each single-entry variant, alternating; the better one is reported
+SINGLE_REQUESTS = 2400  # per run, spread over the client threads
+ROUNDS = 3  # runs of each single-entry variant, alternating; the best one is reported
 SYNC_BATCH = 500
 SYNC_BATCHES = 40
 SYNC_CLIENTS = 4
@@ -389,6 +389,47 @@ def per_row_in_process(patient: Patient, *, one_transaction: bool) -> int:
     return rows
 
 
+BARE_TABLE = "bench_bare_entry"
+_BARE_INSERT = f"""
+INSERT INTO {BARE_TABLE} (
+    id, patient_id, server_seq, received_at, updated_at, version, create_digest,
+    occurred_at, timezone, nrs_now, nrs_worst_24h, nrs_average_7d, body_regions, medications,
+    nsaid, side_effects, red_flag, co_treatments, prompt_id, note
+)
+SELECT u.id, %s, nextval('diary_server_seq'), now(), now(), 1, '', u.occurred_at, u.timezone,
+    u.nrs_now, u.nrs_worst_24h, u.nrs_average_7d, u.body_regions, u.medications, false,
+    u.side_effects, false, u.co_treatments, NULL, u.note
+FROM unnest(%s::uuid[], %s::timestamptz[], %s::text[], %s::int2[], %s::int2[], %s::int2[],
+    %s::jsonb[], %s::jsonb[], %s::jsonb[], %s::jsonb[], %s::text[])
+    AS u(id, occurred_at, timezone, nrs_now, nrs_worst_24h, nrs_average_7d, body_regions,
+         medications, side_effects, co_treatments, note)
+"""  # noqa: S608 - a constant table name
+
+
+def bare_bulk_in_process(patient: Patient) -> int:
+    """The floor under the sync: the same batches, each one INSERT ... SELECT FROM unnest into a
+    copy of the entries table (its columns, checks and indexes) that has no history trigger, no
+    foreign key and no outbox; nothing checked or derived in Python, no events."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {BARE_TABLE} "
+            "(LIKE entries_painentry INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
+        )
+    for _ in range(IN_PROCESS_BATCHES):
+        items = [entry(i + 1) for i in range(SYNC_BATCH)]
+        columns = [
+            [item[name] for item in items]
+            for name in ("id", "occurred_at", "timezone", "nrs_now", "nrs_worst_24h")
+        ]
+        columns.append([item["nrs_average_7d"] for item in items])
+        for name in ("body_regions", "medications", "side_effects", "co_treatments"):
+            columns.append([json.dumps(item[name]) for item in items])
+        columns.append([item["note"] for item in items])
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_BARE_INSERT, [patient.id, *columns])
+    return IN_PROCESS_BATCHES * SYNC_BATCH
+
+
 def purge_relay_requests() -> None:
     """Nothing consumes the bench server's relay requests: leave no backlog in the broker."""
     with celery_app.connection_for_write() as broker:
@@ -491,6 +532,7 @@ def main() -> None:
     sync_batch(user=bulk_user, items=[{"kind": "entry", **entry(1)}])
     here = CpuMeter(None)
     bulk = timed(lambda: bulk_in_process(bulk_user), here)
+    bare_bulk = timed(lambda: bare_bulk_in_process(patients[-2]), here)
     loop_one = timed(lambda: per_row_in_process(patients[-3], one_transaction=True), here)
     loop_each = timed(lambda: per_row_in_process(patients[-4], one_transaction=False), here)
     here.close()
@@ -550,6 +592,7 @@ def main() -> None:
     for name, rate, (app_us, db_us) in (
         ("POST /sync/ over HTTP, 500 a request", sync_rows, sync_cpu_us),
         ("sync_batch in process, 500 a call", bulk.per_second, bulk.cpu_us),
+        ("bare INSERT of 500, untracked copy (floor)", bare_bulk.per_second, bare_bulk.cpu_us),
         ("per-row ORM create + event, one transaction", loop_one.per_second, loop_one.cpu_us),
         ("per-row ORM create + event, commit each", loop_each.per_second, loop_each.cpu_us),
     ):
@@ -563,6 +606,10 @@ def main() -> None:
     for name, ratio in ratios:
         print(f"{name:<48}{ratio:>7.1f}")
     print("ceiling: rows/s if the CPU per row were the only limit, on all cores (target 20000)")
+    print(
+        "floor: the rows alone, unchecked, with no history, foreign key or events: what is left "
+        "for everything the sync must also do"
+    )
     assert settings.DATABASES["default"]["NAME"] == DATABASE
 
 
