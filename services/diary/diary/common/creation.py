@@ -41,6 +41,7 @@ from diary.common.prompts import PROMPT_TAKEN, prompt_ids_of_others
 from diary.common.validation import Error, error
 from diary.patients.models import Patient
 from shared.db.bulk import insert_columns, unnest_rows
+from shared.db.prepared import execute_prepared
 from shared.outbox.services import (
     NewEvent,
     event_publish_many,
@@ -308,7 +309,7 @@ def _write_postgresql(
         )
         params = [*numbering.params, patient_id, *rows.params, clinic_id, *events.params]
         with connection.cursor() as cursor:
-            cursor.execute(statement, params)
+            execute_prepared(cursor, statement, params)
             answer = cursor.fetchall()
         if not answer:
             # Not known to the diary yet: created from the token, then the same statement.

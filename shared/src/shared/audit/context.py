@@ -7,7 +7,8 @@ code in the service. ``audit_context`` overrides them for a block, e.g. a task a
 or a system job that must not be attributed to anyone.
 
 How the values reach the database:
-- PostgreSQL: every INSERT/UPDATE/DELETE statement is sent with a prefix
+- PostgreSQL: every INSERT/UPDATE/DELETE statement, or EXECUTE of a prepared one, is sent with
+  a prefix
   ``SELECT set_config('audit.actor_id', …, true), set_config('audit.request_id', …, true);``
   in the same round trip. Several statements in one query run as one transaction, so the
   transaction-local values hold for that write even in autocommit, never leak to the next
@@ -35,8 +36,9 @@ _UNSET: Any = object()
 _actor: ContextVar[Any] = ContextVar("audit_actor_id", default=_UNSET)
 _request: ContextVar[Any] = ContextVar("audit_request_id", default=_UNSET)
 
-# Statements that can fire a row trigger. A leading WITH may hold a data-modifying CTE.
-_WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|WITH)\b", re.IGNORECASE)
+# Statements that can fire a row trigger. A leading WITH may hold a data-modifying CTE; EXECUTE
+# runs a prepared statement (shared.db.prepared), which may be any of these.
+_WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|WITH|EXECUTE)\b", re.IGNORECASE)
 _PG_PREFIX = (
     "SELECT set_config('audit.actor_id', %s, true), set_config('audit.request_id', %s, true); "
 )
