@@ -30,7 +30,7 @@ SPECTACULAR_SETTINGS = {
 }
 REST_FRAMEWORK = {
     **base.REST_FRAMEWORK,
-    "DEFAULT_SCHEMA_CLASS": "diary.common.api.NestedNameAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "shared.api.schema.NestedNameAutoSchema",
     # DRF's own answers, found faster for a phone's usual request (see diary.common.negotiation).
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "diary.common.negotiation.JSONFirstNegotiation",
     "DEFAULT_PARSER_CLASSES": ["diary.common.negotiation.JSONBodyParser"],

@@ -53,7 +53,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "identity.authn.authentication.ActiveUserTokenAuthentication"
     ],
-    "DEFAULT_SCHEMA_CLASS": "identity.api.NestedNameAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "shared.api.schema.NestedNameAutoSchema",
 }
 
 # --- Tokens -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ SESSION_COOKIE_NAME = f"{SERVICE_NAME}_sessionid"
 CSRF_COOKIE_NAME = f"{SERVICE_NAME}_csrftoken"
 REST_FRAMEWORK = {
     **base.REST_FRAMEWORK,
-    "DEFAULT_SCHEMA_CLASS": "outcomes.analytics.schema.NestedNameAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "shared.api.schema.NestedNameAutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     **base.SPECTACULAR_SETTINGS,

@@ -1,54 +1,18 @@
-"""API helpers shared by the reminders apps: schema naming, problem responses, time fields."""
+"""API helpers shared by the reminders apps: problem responses, time fields."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-
-class NestedNameAutoSchema(AutoSchema):
-    """Names a view's nested serializer after the view (DeviceListApi.InputSerializer becomes
-    DeviceListInput), so every view can call its own one InputSerializer."""
-
-    def get_serializer_name(self, serializer: Any, direction: Any) -> str:
-        parts = type(serializer).__qualname__.split(".")
-        if len(parts) > 1:
-            return parts[-2].removesuffix("Api") + parts[-1].removesuffix("Serializer")
-        return str(super().get_serializer_name(serializer, direction))
-
-
-PROBLEM = inline_serializer(
-    "Problem",
-    {
-        "type": serializers.URLField(),
-        "title": serializers.CharField(),
-        "status": serializers.IntegerField(),
-        "detail": serializers.CharField(),
-        "instance": serializers.CharField(required=False),
-        "request_id": serializers.CharField(required=False),
-        "errors": serializers.ListField(
-            child=serializers.DictField(child=serializers.CharField()), required=False
-        ),
-    },
-)
+from shared.api.schema import problem_responses
 
 
 def problems(*statuses: int) -> dict[int, OpenApiResponse]:
     """Problem-details responses for the OpenAPI schema."""
-    descriptions = {
-        400: "Invalid input",
-        401: "Not authenticated",
-        403: "Not allowed",
-        404: "Not found (or outside the caller's scope)",
-        409: "Conflicts with the current state",
-    }
-    return {
-        status: OpenApiResponse(PROBLEM, description=descriptions.get(status, "Error"))
-        for status in statuses
-    }
+    return problem_responses(statuses)
 
 
 class LocalTimeField(serializers.TimeField):

@@ -31,7 +31,7 @@ SPECTACULAR_SETTINGS = {
 }
 REST_FRAMEWORK = {
     **base.REST_FRAMEWORK,
-    "DEFAULT_SCHEMA_CLASS": "reminders.api.NestedNameAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "shared.api.schema.NestedNameAutoSchema",
 }
 
 # --- Dispatch ---------------------------------------------------------------------------------
