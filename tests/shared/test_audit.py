@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -33,14 +34,20 @@ def history(pk: uuid.UUID) -> list[HistoryRecord]:
     return list(HistoryRecord.objects.filter(table_name=TABLE, row_pk=str(pk)))
 
 
-def test_insert_update_and_delete_each_leave_a_history_row() -> None:
-    note = TrackedNote.objects.create(patient_id=PATIENT, score=7, details={"site": "SIJ"})
-    note.score = 4
+def create_update_delete(*, score_after: int, **created: Any) -> list[HistoryRecord]:
+    """Create a note, change its score, delete it: the note's history."""
+    note = TrackedNote.objects.create(patient_id=PATIENT, **created)
+    note.score = score_after
     note.save()
     pk = note.pk
     note.delete()
+    return history(pk)
 
-    inserted, updated, deleted = history(pk)
+
+def test_insert_update_and_delete_each_leave_a_history_row() -> None:
+    inserted, updated, deleted = create_update_delete(
+        score=7, details={"site": "SIJ"}, score_after=4
+    )
     assert [r.operation for r in (inserted, updated, deleted)] == ["I", "U", "D"]
     assert inserted.data["score"] == 7
     assert inserted.data["details"] == {"site": "SIJ"}
@@ -165,12 +172,7 @@ def test_tables_tracked_before_keep_one_record_per_insert_after_the_upgrade() ->
         triggers.pg_history_per_statement(editor)
         assert triggers._pg_tracked_tables(editor) == []
 
-    note = TrackedNote.objects.create(patient_id=PATIENT, score=7, note="private")
-    note.score = 3
-    note.save()
-    pk = note.pk
-    note.delete()
-    inserted, updated, deleted = history(pk)
+    inserted, updated, deleted = create_update_delete(score=7, note="private", score_after=3)
     assert [r.operation for r in (inserted, updated, deleted)] == ["I", "U", "D"]
     assert "note" not in inserted.data
     assert updated.changed_fields == ["score"]
