@@ -1,4 +1,4 @@
-"""API helpers shared by the diary's apps: schema naming, documented problems, versions."""
+"""API helpers shared by the diary's apps: documented problems, versions, list filters."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import re
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -17,6 +16,7 @@ from rest_framework.response import Response
 from diary.common.audit import record_list_read
 from diary.common.errors import InvalidInput, VersionRequired
 from diary.common.validation import Error, Invalid, check_aware_datetime, check_uuid, error
+from shared.api.schema import problem_responses
 from shared.auth.principal import caller
 
 # A repeated create answers with the stored object and this header (the Stripe convention), so
@@ -26,41 +26,12 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
 
 
-class NestedNameAutoSchema(AutoSchema):
-    """Names a view's nested serializer after the view (EntryListApi.InputSerializer becomes
-    EntryListInput), so every view can call its own serializers by the same short names."""
-
-    def get_serializer_name(self, serializer: Any, direction: Any) -> str:
-        parts = type(serializer).__qualname__.split(".")
-        if len(parts) > 1:
-            return parts[-2].removesuffix("Api") + parts[-1].removesuffix("Serializer")
-        return str(super().get_serializer_name(serializer, direction))
-
-
-PROBLEM = inline_serializer(
-    "Problem",
-    {
-        "type": serializers.URLField(),
-        "title": serializers.CharField(),
-        "status": serializers.IntegerField(),
-        "detail": serializers.CharField(),
-        "instance": serializers.CharField(required=False),
-        "request_id": serializers.CharField(required=False),
-        "errors": serializers.ListField(
-            child=serializers.DictField(child=serializers.CharField()), required=False
-        ),
-    },
-)
-
+# Where the diary says it otherwise than shared.api.schema.DESCRIPTIONS.
 _DESCRIPTIONS = {
-    400: "Invalid input",
-    401: "Not authenticated",
     403: "Not allowed for this role",
-    404: "Not found (or outside the caller's scope)",
     409: "The id is in use with different content",
     410: "Deleted",
     412: "The version given is not the current one",
-    413: "Body too large",
     428: "No version given",
     429: "Too many writes; see Retry-After",
 }
@@ -68,10 +39,7 @@ _DESCRIPTIONS = {
 
 def problems(*statuses: int) -> dict[int, OpenApiResponse]:
     """Problem-details responses for the OpenAPI schema."""
-    return {
-        status: OpenApiResponse(PROBLEM, description=_DESCRIPTIONS.get(status, "Error"))
-        for status in statuses
-    }
+    return problem_responses(statuses, _DESCRIPTIONS)
 
 
 IF_MATCH = OpenApiParameter(
