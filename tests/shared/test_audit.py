@@ -170,7 +170,7 @@ def test_tables_tracked_before_keep_one_record_per_insert_after_the_upgrade() ->
         )
     with connection.schema_editor(atomic=False) as editor:
         triggers.pg_history_per_statement(editor)
-        assert triggers._pg_tracked_tables(editor) == []
+        assert triggers._pg_tables_with_row_insert_history(editor) == []
 
     inserted, updated, deleted = create_update_delete(score=7, note="private", score_after=3)
     assert [r.operation for r in (inserted, updated, deleted)] == ["I", "U", "D"]

@@ -228,7 +228,9 @@ def _pg_history_install(
     )
 
 
-def _pg_tracked_tables(schema_editor: BaseDatabaseSchemaEditor) -> list[tuple[str, list[str]]]:
+def _pg_tables_with_row_insert_history(
+    schema_editor: BaseDatabaseSchemaEditor,
+) -> list[tuple[str, list[str]]]:
     """(table, trigger arguments) of every table of the current schema whose row history trigger
     still records inserts row by row (installed before inserts were recorded per statement)."""
     with schema_editor.connection.cursor() as cursor:
@@ -249,7 +251,7 @@ def pg_history_per_statement(schema_editor: BaseDatabaseSchemaEditor) -> None:
     """Move every tracked table to the triggers ``history_install`` installs now (inserts
     recorded per statement). The same history rows before and after."""
     _ddl(schema_editor, PG_FUNCTIONS)
-    for table, (pk, *excluded) in _pg_tracked_tables(schema_editor):
+    for table, (pk, *excluded) in _pg_tables_with_row_insert_history(schema_editor):
         quote = schema_editor.quote_name
         for name in PG_HISTORY_TRIGGERS:
             _ddl(schema_editor, f"DROP TRIGGER IF EXISTS {name} ON {quote(table)}")
