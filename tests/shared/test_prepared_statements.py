@@ -47,6 +47,12 @@ def test_a_prepared_statement_answers_as_the_plain_one_and_is_prepared_once() ->
     assert prepared_names() - before == added  # used again, not prepared again
 
 
+def test_a_statement_without_parameters() -> None:
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, "SELECT 6 * 7, '100%%'", [])
+        assert cursor.fetchone() == (42, "100%")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_new_connection_prepares_again() -> None:
     key = uuid.uuid4()

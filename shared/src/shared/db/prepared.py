@@ -45,7 +45,8 @@ def execute_prepared(
     if name is None:
         cursor.execute(sql, params)
         return
-    cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})", params)
+    arguments = f"({', '.join(['%s'] * len(params))})" if params else ""
+    cursor.execute(f"EXECUTE {name}{arguments}", params)
 
 
 def _prepared_name(connection: Any, sql: str) -> str | None:
