@@ -28,15 +28,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg2
-from psycopg2 import sql
+from benchdb import bench_database_url, recreate_database
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-PG_URL = os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432")
 DATABASE = "bench_diary"
-os.environ["DATABASE_URL"] = f"{PG_URL}/{DATABASE}"
+DATABASE_URL = bench_database_url(DATABASE)
+os.environ["DATABASE_URL"] = DATABASE_URL
 os.environ["DJANGO_SETTINGS_MODULE"] = "diarybench.settings"
 # The rate limit guards against runaway phones; the benchmark is one, by design.
 os.environ["RATE_LIMIT_USER_WRITES"] = "100000000/min"
@@ -54,19 +54,7 @@ PER_ROW_ROWS = 1000
 PER_ROW_COMMITS = 300  # rows of the loop that commits each row: about 30 ms a row
 
 
-def _fresh_database() -> None:
-    connection = psycopg2.connect(f"{PG_URL}/postgres")
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            name = sql.Identifier(DATABASE)
-            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    finally:
-        connection.close()
-
-
-_fresh_database()
+recreate_database(DATABASE_URL)
 
 import django  # noqa: E402
 
@@ -198,7 +186,7 @@ class CpuMeter:
 
     def __init__(self, server_pid: int | None) -> None:
         self.server_pid = server_pid
-        self.monitor = psycopg2.connect(f"{PG_URL}/{DATABASE}")
+        self.monitor = psycopg2.connect(DATABASE_URL)
         self.monitor.autocommit = True
 
     def _app_pids(self) -> list[int]:
