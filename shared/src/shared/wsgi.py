@@ -2,7 +2,8 @@
 
 Django imports a service's URL patterns, and every view module they name, at the first request
 that needs them, and compiles each pattern's regular expression at its first use; Celery resolves
-the broker transport at the first message. A web worker, started anew every few thousand
+the broker transport, the result backend and its task-event classes at the first message (the
+relay request after the first write: about 50 ms). A web worker, started anew every few thousand
 requests (Gunicorn's ``max_requests``), would pay for all of that in its first requests: a few
 hundred milliseconds of CPU, while it is already taking traffic. ``service_application`` does it
 at start-up instead.
@@ -34,6 +35,9 @@ def service_application(settings_module: str) -> WSGIHandler:
         broker.get_transport_cls()  # imports the transport; connects nowhere
     finally:
         broker.release()
+    # Sending a task looks up the result backend (per thread); the lookup imports its module.
+    current_app.backend  # noqa: B018 - evaluated for its side effect; connects nowhere
+    current_app.events.Dispatcher  # noqa: B018 - likewise: the task-event class a send consults
     gc.collect()
     gc.freeze()
     return application
