@@ -9,7 +9,9 @@ from factories import PASSWORD, ClinicFactory, InvitationFactory, member, system
 from helpers import CLINICS, PATIENTS, USERS, as_user, is_problem, login, refresh, tokens_for
 from rest_framework.test import APIClient
 
+from identity.accounts.errors import AccountConflict
 from identity.accounts.models import Clinic, Invitation, Membership, User
+from identity.accounts.services import membership_grant
 from identity.authn.models import RefreshToken
 from shared.audit.models import AuditEntry
 from shared.outbox.models import OutboxEvent
@@ -104,6 +106,49 @@ def test_clinic_admin_deactivates_a_user_and_their_sign_ins_end(api_client: APIC
     assert AuditEntry.objects.filter(
         action="user.deactivate", actor_id=admin.id, target_id=str(clinician.id)
     ).exists()
+
+
+def test_deactivating_a_patient_tells_the_other_services_once() -> None:
+    clinic = ClinicFactory()
+    admin = member("clinic_admin", clinic)
+    patient = member("patient", clinic)
+    client = as_user(admin.email)
+
+    first = client.post(f"{USERS}{patient.id}/deactivate/")
+    again = client.post(f"{USERS}{patient.id}/deactivate/")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    [event] = OutboxEvent.objects.filter(type="identity.patient.deactivated")
+    assert event.subject == str(patient.id)
+    deactivated = User.objects.get(pk=patient.pk)
+    assert event.data == {
+        "patient_id": str(patient.id),
+        "clinic_id": str(clinic.id),
+        "deactivated_at": deactivated.updated_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def test_deactivating_staff_announces_nothing() -> None:
+    clinic = ClinicFactory()
+    admin = member("clinic_admin", clinic)
+    clinician = member("clinician", clinic)
+
+    assert as_user(admin.email).post(f"{USERS}{clinician.id}/deactivate/").status_code == 200
+
+    assert not OutboxEvent.objects.filter(type="identity.patient.deactivated").exists()
+
+
+def test_a_deactivated_account_cannot_join_a_clinic() -> None:
+    clinic = ClinicFactory()
+    admin = member("clinic_admin", clinic)
+    clinician = member("clinician", clinic)
+    assert as_user(admin.email).post(f"{USERS}{clinician.id}/deactivate/").status_code == 200
+
+    with pytest.raises(AccountConflict):
+        membership_grant(actor_id=admin.id, user=clinician, clinic=clinic, role="patient")
+
+    assert not Membership.objects.filter(user=clinician, role="patient").exists()
+    assert not OutboxEvent.objects.filter(type="identity.patient.enrolled").exists()
 
 
 def test_clinic_admin_cannot_deactivate_themselves() -> None:

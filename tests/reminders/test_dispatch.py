@@ -329,6 +329,27 @@ def test_an_erased_patients_claimed_prompt_is_not_sent() -> None:
     assert Patient.objects.get(id=patient).erased_at is not None
 
 
+def test_a_deactivated_patients_claimed_prompt_is_not_sent() -> None:
+    patient = make_patient(CLINIC)
+    prompt = make_prompt(patient, clinic_id=CLINIC, due_at=NOW)
+    ids, token = claim_batch("due", now=NOW, limit=10)
+    deliver_event(
+        "identity.patient.deactivated",
+        {
+            "patient_id": str(patient),
+            "clinic_id": str(CLINIC),
+            "deactivated_at": NOW.isoformat().replace("+00:00", "Z"),
+        },
+    )
+
+    result = prompts_deliver(prompt_ids=[str(i) for i in ids], claim_token=token, now=NOW)
+
+    assert result.sent == 0
+    assert sends(prompt) == []
+    prompt.refresh_from_db()
+    assert (prompt.status, prompt.cancel_reason) == (PromptStatus.CANCELLED, "patient_deactivated")
+
+
 def _deliver_counting_statements(count: int) -> tuple[int, list[Prompt]]:
     prompts = [
         make_prompt(make_patient(CLINIC), clinic_id=CLINIC, due_at=NOW) for _ in range(count)

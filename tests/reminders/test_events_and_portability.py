@@ -23,6 +23,7 @@ NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 HANDLED = {
     "identity.patient.enrolled",
     "identity.patient.updated",
+    "identity.patient.deactivated",
     "identity.patient.erased",
     "diary.injection.recorded",
     "diary.injection.corrected",

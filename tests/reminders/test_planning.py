@@ -300,6 +300,77 @@ def test_an_erased_patient_loses_future_prompts_devices_and_contacts() -> None:
     assert not Prompt.objects.filter(patient_id=patient, status=PromptStatus.PENDING).exists()
 
 
+def deactivate(patient: uuid.UUID, clinic: uuid.UUID, at: datetime) -> None:
+    deliver_event(
+        "identity.patient.deactivated",
+        {
+            "patient_id": str(patient),
+            "clinic_id": str(clinic),
+            "deactivated_at": at.isoformat().replace("+00:00", "Z"),
+        },
+    )
+
+
+def test_a_deactivated_patient_is_sent_nothing_more_not_even_nudges() -> None:
+    clinic = uuid.uuid4()
+    make_template(
+        clinic, [offset(days=d, at="09:00", nudge_after=2, nudge_max=2) for d in FLARE_DAYS]
+    )
+    patient = enrol(clinic_id=clinic)
+    with time_machine.travel(NOW, tick=False):
+        inject(patient, clinic_id=clinic, at=NOW)
+    first = prompts_of(patient)[0]
+    sweep(first.due_at)
+    assert len(sends()) == 1
+
+    with time_machine.travel(first.due_at + timedelta(minutes=5), tick=False):
+        deactivate(patient, clinic, first.due_at + timedelta(minutes=5))
+
+    first.refresh_from_db()
+    assert (first.status, first.next_nudge_at) == (PromptStatus.SENT, None)
+    unsent = prompts_of(patient, status=PromptStatus.CANCELLED)
+    assert len(unsent) == len(FLARE_DAYS) - 1
+    assert {p.cancel_reason for p in unsent} == {CancelReason.PATIENT_DEACTIVATED}
+    for day in range(0, 50):
+        sweep(first.due_at + timedelta(days=day, hours=3))
+    assert len(sends()) == 1
+    # Deactivation is not erasure: the patient's devices and data stay.
+    assert Device.objects.filter(patient_id=patient).exists()
+    assert Patient.objects.get(id=patient).deactivated_at is not None
+
+
+@pytest.mark.usefixtures("clock")
+def test_no_later_event_brings_a_deactivated_patient_back_to_prompting() -> None:
+    clinic = uuid.uuid4()
+    flare_template(clinic)
+    patient = enrol(clinic_id=clinic)
+    inject(patient, clinic_id=clinic, at=NOW)
+
+    deactivate(patient, clinic, NOW)
+    # Events that arrive after it, in any order: a journey, a repeated enrolment, an injection.
+    move_patient(patient, clinic_id=clinic, tz="America/New_York")
+    enrol(clinic_id=clinic, patient_id=patient, with_device=False)
+    inject(patient, clinic_id=clinic, at=NOW + timedelta(days=2))
+
+    assert Patient.objects.get(id=patient).active is False
+    assert not prompts_of(patient, status=PromptStatus.PENDING)
+    assert {p.cancel_reason for p in prompts_of(patient)} == {CancelReason.PATIENT_DEACTIVATED}
+
+
+@pytest.mark.usefixtures("clock")
+def test_deactivation_that_arrives_before_the_enrolment_still_holds() -> None:
+    clinic = uuid.uuid4()
+    flare_template(clinic)
+    patient = uuid.uuid4()
+
+    deactivate(patient, clinic, NOW)
+    enrol(clinic_id=clinic, patient_id=patient)
+    inject(patient, clinic_id=clinic, at=NOW)
+
+    assert Patient.objects.get(id=patient).active is False
+    assert prompts_of(patient) == []
+
+
 @pytest.mark.usefixtures("clock")
 def test_pausing_cancels_the_prompts_in_the_pause_and_ending_it_brings_back_those_ahead() -> None:
     clinic = uuid.uuid4()

@@ -48,6 +48,7 @@ def test_the_catalogue_has_every_event_type_the_services_exchange() -> None:
     assert set(CATALOGUE) >= {
         "identity.patient.enrolled",
         "identity.patient.updated",
+        "identity.patient.deactivated",
         "identity.patient.erased",
         "diary.injection.recorded",
         "diary.injection.corrected",
@@ -65,7 +66,11 @@ def test_the_catalogue_has_every_event_type_the_services_exchange() -> None:
 @pytest.mark.parametrize(
     ("prefix", "subscribers"),
     [
-        ("identity.", {"diary", "reminders", "outcomes"}),
+        ("identity.patient.enrolled", {"diary", "reminders", "outcomes"}),
+        ("identity.patient.updated", {"diary", "reminders", "outcomes"}),
+        ("identity.patient.erased", {"diary", "reminders", "outcomes"}),
+        # Only reminders acts on it (it stops prompting); the others keep the patient's data.
+        ("identity.patient.deactivated", {"reminders"}),
         ("diary.injection.", {"reminders", "outcomes"}),
         ("diary.entry.", {"reminders", "outcomes"}),
         # Questionnaires answer ODI and PGIC prompts, so reminders hears of them too.

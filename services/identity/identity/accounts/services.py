@@ -44,12 +44,14 @@ from identity.authn.errors import TooManyAttempts
 from identity.authn.services import TokenPair, refresh_tokens_revoke_for_user, token_pair_issue
 from shared.audit.services import audit_record
 from shared.auth.principal import Role
+from shared.events.catalogue import utc_isoformat
 from shared.outbox.services import event_publish
 
 logger = logging.getLogger(__name__)
 
 EVENT_ENROLLED = "identity.patient.enrolled"
 EVENT_UPDATED = "identity.patient.updated"
+EVENT_DEACTIVATED = "identity.patient.deactivated"
 EVENT_ERASED = "identity.patient.erased"
 
 # The profile fields other services keep a copy of (reminders: timezone, locale; outcomes:
@@ -220,6 +222,9 @@ def membership_grant(
         raise ValidationError({"role": [f"{role!r} is not a clinic role."]})
     # Serialises grants to one user, so two grants in different clinics cannot both pass.
     locked = User.objects.select_for_update().get(pk=user.pk)
+    if not locked.is_active:
+        # Deactivation is final: a role would announce an enrolment nobody can use.
+        raise AccountConflict("This account has been deactivated.")
     if locked.memberships.exclude(clinic=clinic).exists():
         raise AccountConflict("This user already belongs to another clinic.")
     membership, created = Membership.objects.get_or_create(user=locked, clinic=clinic, role=role)
@@ -291,7 +296,8 @@ def user_update(*, actor_id: uuid.UUID | None, user: User, changes: Mapping[str,
 
 @transaction.atomic
 def user_deactivate(*, actor_id: uuid.UUID | None, user: User) -> User:
-    """The user cannot sign in or refresh any more; access tokens at identity stop at once."""
+    """The user cannot sign in or refresh any more; access tokens at identity stop at once. A
+    patient's deactivation is announced, so reminders stops prompting them."""
     if actor_id is not None and user.pk == actor_id:
         raise AccountConflict("You cannot deactivate your own account.")
     locked = User.objects.select_for_update().get(pk=user.pk)
@@ -309,6 +315,16 @@ def user_deactivate(*, actor_id: uuid.UUID | None, user: User) -> User:
         subject_patient_id=locked.id if clinic_id else None,
         changed_fields=("is_active",),
     )
+    if clinic_id:
+        event_publish(
+            type=EVENT_DEACTIVATED,
+            subject=locked.id,
+            data={
+                "patient_id": str(locked.id),
+                "clinic_id": str(clinic_id),
+                "deactivated_at": utc_isoformat(locked.updated_at),
+            },
+        )
     return locked
 
 

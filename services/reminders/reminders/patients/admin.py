@@ -11,10 +11,19 @@ from shared.readonly_admin import ReadOnlyModelAdmin
 
 @admin.register(Patient)
 class PatientAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "clinic_id", "timezone", "active", "erased_at")
+    list_display = ("id", "clinic_id", "timezone", "active", "deactivated_at", "erased_at")
     list_filter = ("active",)
     search_fields = ("=id", "=clinic_id")
-    readonly_fields = ("id", "clinic_id", "timezone", "locale", "active", "erased_at", "updated_at")
+    readonly_fields = (
+        "id",
+        "clinic_id",
+        "timezone",
+        "locale",
+        "active",
+        "deactivated_at",
+        "erased_at",
+        "updated_at",
+    )
 
 
 @admin.register(Injection)

@@ -29,6 +29,16 @@ def on_patient_profile(envelope: Envelope) -> None:
     )
 
 
+@event_handler("identity.patient.deactivated")
+def on_patient_deactivated(envelope: Envelope) -> None:
+    data = envelope["data"]
+    services.patient_deactivate(
+        patient_id=uuid.UUID(data["patient_id"]),
+        clinic_id=_uuid(data.get("clinic_id")),
+        deactivated_at=_instant(data["deactivated_at"]),
+    )
+
+
 @event_handler("identity.patient.erased")
 def on_patient_erased(envelope: Envelope) -> None:
     services.patient_erase(patient_id=uuid.UUID(envelope["data"]["patient_id"]))

@@ -19,7 +19,9 @@ class Patient(models.Model):
     clinic_id = models.UUIDField(null=True, blank=True, db_index=True)
     timezone = models.CharField(max_length=64, blank=True)
     locale = models.CharField(max_length=35, blank=True)
+    # False once identity deactivated or erased the patient: nothing is planned or sent.
     active = models.BooleanField(default=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
     erased_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -63,27 +63,23 @@ def patient_sync(
     patient.clinic_id = clinic_id
     patient.timezone = tz_name
     patient.locale = locale
-    patient.active = True
+    # A profile event never brings back a patient identity deactivated (it may arrive later).
+    patient.active = patient.deactivated_at is None
     patient.save()
     if moved:
         patient_replan(patient_id=patient.id, now=now)
     return patient
 
 
-@transaction.atomic
-def patient_erase(*, patient_id: uuid.UUID, now: datetime | None = None) -> None:
-    """identity.patient.erased: no more prompts, no devices, no contact addresses. Prompt rows
-    stay (they hold no personal data) so adherence figures keep their denominators."""
-    now = now or timezone.now()
-    patient = _patient_for_update(patient_id, None)
-    patient.active = False
-    patient.erased_at = now
-    patient.save()
+def _prompts_stop(patient: Patient, reason: CancelReason, now: datetime) -> None:
+    """Cancel the patient's unsent prompts (a claimed one too: its delivery finds it cancelled)
+    and stop the nudges of those sent. Prompt rows stay (they hold no personal data), so
+    adherence figures keep their denominators."""
     Prompt.objects.filter(
         patient=patient, status__in=[PromptStatus.PENDING, PromptStatus.SENDING]
     ).update(
         status=PromptStatus.CANCELLED,
-        cancel_reason=CancelReason.PATIENT_ERASED,
+        cancel_reason=reason,
         cancelled_at=now,
         claim_token=None,
         updated_at=now,
@@ -91,6 +87,37 @@ def patient_erase(*, patient_id: uuid.UUID, now: datetime | None = None) -> None
     Prompt.objects.filter(patient=patient, status=PromptStatus.SENT).update(
         next_nudge_at=None, updated_at=now
     )
+
+
+@transaction.atomic
+def patient_deactivate(
+    *,
+    patient_id: uuid.UUID,
+    clinic_id: uuid.UUID | None,
+    deactivated_at: datetime,
+    now: datetime | None = None,
+) -> None:
+    """identity.patient.deactivated: no more prompts or nudges, and none planned later. Devices
+    and contact addresses stay until an erasure: deactivation keeps the patient's data."""
+    now = now or timezone.now()
+    patient = _patient_for_update(patient_id, clinic_id)
+    if patient.deactivated_at is not None:
+        return
+    patient.active = False
+    patient.deactivated_at = deactivated_at
+    patient.save()
+    _prompts_stop(patient, CancelReason.PATIENT_DEACTIVATED, now)
+
+
+@transaction.atomic
+def patient_erase(*, patient_id: uuid.UUID, now: datetime | None = None) -> None:
+    """identity.patient.erased: no more prompts, no devices, no contact addresses."""
+    now = now or timezone.now()
+    patient = _patient_for_update(patient_id, None)
+    patient.active = False
+    patient.erased_at = now
+    patient.save()
+    _prompts_stop(patient, CancelReason.PATIENT_ERASED, now)
     Device.objects.filter(patient=patient).delete()
     Preference.objects.filter(patient=patient).delete()
 

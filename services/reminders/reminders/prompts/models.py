@@ -34,6 +34,7 @@ class CancelReason(models.TextChoices):
     NOT_IN_SCHEDULE = "not_in_schedule", "No longer in the schedule"
     INJECTION_DELETED = "injection_deleted", "The injection was deleted"
     NO_TEMPLATE = "no_template", "No active template applies"
+    PATIENT_DEACTIVATED = "patient_deactivated", "The patient's account was deactivated"
     PATIENT_ERASED = "patient_erased", "The patient was erased"
 
 

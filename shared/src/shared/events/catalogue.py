@@ -254,6 +254,20 @@ EVENT_TYPES: tuple[EventType, ...] = (
     ),
     _event(
         IDENTITY,
+        "patient.deactivated",
+        subscribers=(REMINDERS,),
+        description=(
+            "The patient's account was deactivated: they cannot sign in any more and are sent "
+            "no more prompts. Their data stays (unlike erasure)."
+        ),
+        data={
+            "patient_id": _PATIENT,
+            "clinic_id": _CLINIC,
+            "deactivated_at": Field("datetime", "When the account was deactivated."),
+        },
+    ),
+    _event(
+        IDENTITY,
         "patient.erased",
         subscribers=_EVERYONE_ELSE,
         description="The patient's personal data was erased; every service forgets the patient.",
