@@ -206,6 +206,25 @@ class Clinic:
         deliver(envelope("diary.questionnaire.completed", data))
         return data
 
+    def prompt_answered_unsent(
+        self, patient_id: uuid.UUID, due_at: datetime, *, says_when_due: bool = True
+    ) -> uuid.UUID:
+        """A prompt answered without ever being sent (planned after its window had closed, then
+        answered by an entry made inside it): reminders publishes only its answer, which says
+        when it was due (``says_when_due`` False: as it did before it carried that)."""
+        prompt_id = uuid.uuid4()
+        data = {
+            "prompt_id": str(prompt_id),
+            "patient_id": str(patient_id),
+            "clinic_id": str(self.clinic_id),
+            "answered_at": _iso(due_at + timedelta(hours=1)),
+            "answer_id": None,
+        }
+        if says_when_due:
+            data["due_at"] = _iso(due_at)
+        deliver(envelope("reminders.prompt.answered", data))
+        return prompt_id
+
     def prompt(
         self,
         patient_id: uuid.UUID,

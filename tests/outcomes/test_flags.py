@@ -146,6 +146,29 @@ def test_missed_prompts_raise_one_adherence_flag_per_episode() -> None:
     assert Flag.objects.filter(patient_id=patient).count() == 2
 
 
+@pytest.mark.parametrize("says_when_due", [True, False])
+def test_prompts_answered_without_being_sent_take_their_place_in_time(says_when_due: bool) -> None:
+    clinic = Clinic()
+    patient = clinic.enrol()
+    # Weeks ago: three prompts planned after their windows had closed (a history brought in),
+    # answered by entries made inside them; reminders never sent them. Without a due time (as
+    # answered events were before they carried one) they count as the oldest.
+    for day in (1, 2, 3):
+        clinic.prompt_answered_unsent(
+            patient, T0 - timedelta(days=60 - day), says_when_due=says_when_due
+        )
+    # Lately: one answered, then missed ones. The latest six are what adherence judges.
+    clinic.prompt(patient, T0, answered=True)
+    for day in range(1, 6):
+        clinic.prompt(patient, T0 + timedelta(days=day), answered=False)
+
+    # Raised at the fourth miss: of the latest six, the four misses, the recent answer and the
+    # latest of the old ones (before, the old ones counted as the latest and hid the misses).
+    flag = Flag.objects.get(patient_id=patient)
+    assert flag.kind == "low_adherence"
+    assert (flag.evidence["answered"], flag.evidence["closed_prompts"]) == (2, 6)
+
+
 def test_good_adherence_raises_nothing() -> None:
     clinic = Clinic()
     patient = clinic.enrol()

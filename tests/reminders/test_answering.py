@@ -54,6 +54,7 @@ def test_an_entry_naming_its_prompt_answers_it() -> None:
         "prompt_id": str(prompt.id),
         "patient_id": str(patient),
         "clinic_id": str(CLINIC),
+        "due_at": "2026-06-01T08:00:00Z",
         "answered_at": "2026-06-01T09:00:00Z",
         "answer_id": str(entry),
     }

@@ -469,6 +469,8 @@ def test_an_entry_made_inside_the_window_of_a_prompt_planned_late_answers_it() -
     assert (day_3.status, day_3.answer_id, day_3.sent_at) == (PromptStatus.ANSWERED, entry, None)
     (answered,) = published_envelopes("reminders.prompt.answered")
     assert answered["data"]["prompt_id"] == str(day_3.id)
+    # No sent event will say when it was due: this one does.
+    assert answered["data"]["due_at"] == day_3.intended_at.isoformat().replace("+00:00", "Z")
     adherence = client(roles=("clinician",), clinic_id=clinic).get(
         f"{API}patients/{patient}/adherence/"
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from outcomes.flags.models import Flag, FlagKind, FlagSeverity, FlagStatus
@@ -250,7 +250,9 @@ def _low_adherence(patient_id: uuid.UUID) -> list[_Cause]:
     closed = list(
         Prompt.objects.filter(patient_id=patient_id)
         .exclude(answered_at__isnull=True, expired_at__isnull=True)
-        .order_by("-due_at", "-prompt_id")[:window]
+        # The latest first; a prompt whose due time never reached us (answered, not sent, before
+        # the answered event carried it) last, not first as PostgreSQL sorts nulls descending.
+        .order_by(F("due_at").desc(nulls_last=True), "-prompt_id")[:window]
     )
     if len(closed) < settings.OUTCOMES_ADHERENCE_MIN_PROMPTS:
         return []

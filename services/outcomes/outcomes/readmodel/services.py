@@ -353,6 +353,9 @@ def prompt_apply(*, event_type: str, data: dict[str, Any]) -> set[uuid.UUID]:
         prompt.sent_at = parse_time(data["sent_at"])
         prompt.expires_at = parse_time(data["expires_at"])
     elif event_type == "reminders.prompt.answered":
+        # A prompt answered without being sent has no sent event to say when it was due.
+        if data.get("due_at"):
+            prompt.due_at = prompt.due_at or parse_time(data["due_at"])
         prompt.answered_at = parse_time(data["answered_at"])
     elif event_type == "reminders.prompt.expired":
         prompt.due_at = prompt.due_at or parse_time(data["due_at"])

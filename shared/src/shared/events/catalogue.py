@@ -371,6 +371,10 @@ EVENT_TYPES: tuple[EventType, ...] = (
         description="A diary entry or questionnaire answered a prompt; its nudges stop.",
         data={
             **_PROMPT_REF,
+            # Optional for events published before it was added; always sent now. A prompt can
+            # be answered without ever being sent (planned after its window, answered by an
+            # entry made inside it), so this may be the only event that says when it was due.
+            "due_at": Field("datetime", "When it was planned for.", required=False),
             "answered_at": Field("datetime", "When it was answered."),
             "answer_id": Field(
                 "uuid", "The diary entry or questionnaire response that answered it.", nullable=True

@@ -79,6 +79,7 @@ def publish_answered(prompt: Prompt, *, answered_at: datetime, answer_id: uuid.U
         subject=prompt.patient_id,
         data={
             **_ref(prompt),
+            "due_at": utc_isoformat(prompt.intended_at),
             "answered_at": utc_isoformat(answered_at),
             "answer_id": str(answer_id) if answer_id else None,
         },
