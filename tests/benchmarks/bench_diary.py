@@ -52,6 +52,7 @@ SYNC_CLIENTS = 4
 IN_PROCESS_BATCHES = 20
 PER_ROW_ROWS = 1000
 PER_ROW_COMMITS = 300  # rows of the loop that commits each row: about 30 ms a row
+RELAY_EVENTS = 2000  # of the events the runs above left in the outbox
 
 
 recreate_database(DATABASE_URL)
@@ -75,7 +76,12 @@ from diary.entries.validation import CLIENT_FIELDS, entry_derived, validate_entr
 from diary.patients.models import Patient  # noqa: E402
 from diary.sync.services import sync_batch  # noqa: E402
 from shared.auth.principal import TokenUser  # noqa: E402
-from shared.outbox.services import event_publish, outbox_relay_kick  # noqa: E402
+from shared.events.catalogue import subscribers_of  # noqa: E402
+from shared.outbox.services import (  # noqa: E402
+    event_publish,
+    outbox_relay,
+    outbox_relay_kick,
+)
 from shared.testing.tokens import TEST_KID, access_token, private_key  # noqa: E402
 
 
@@ -418,10 +424,24 @@ def bare_bulk_in_process(patient: Patient) -> int:
     return IN_PROCESS_BATCHES * SYNC_BATCH
 
 
+def relay_in_process() -> int:
+    """The outbox relay, run after run, on the events the runs above left pending: each to every
+    subscriber's queue (reminders and outcomes)."""
+    published = 0
+    while published < RELAY_EVENTS:
+        result = outbox_relay()
+        if not result.published:
+            break
+        published += result.published
+    return published
+
+
 def purge_relay_requests() -> None:
-    """Nothing consumes the bench server's relay requests: leave no backlog in the broker."""
+    """Nothing consumes the bench server's relay requests or the events the relay sent: leave no
+    backlog in the broker."""
     with celery_app.connection_for_write() as broker:
-        broker.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+        for queue in (settings.CELERY_TASK_DEFAULT_QUEUE, *subscribers_of(EVENT_LOGGED)):
+            broker.default_channel.queue_purge(queue)
 
 
 def relay_kick_ms() -> float:
@@ -523,6 +543,7 @@ def main() -> None:
     bare_bulk = timed(lambda: bare_bulk_in_process(patients[-2]), here)
     loop_one = timed(lambda: per_row_in_process(patients[-3], one_transaction=True), here)
     loop_each = timed(lambda: per_row_in_process(patients[-4], one_transaction=False), here)
+    relay = timed(relay_in_process, here)
     here.close()
     kick = relay_kick_ms()
     purge_relay_requests()
@@ -593,6 +614,14 @@ def main() -> None:
     )
     for name, ratio in ratios:
         print(f"{name:<48}{ratio:>7.1f}")
+    print()
+    relay_app_us, relay_db_us = relay.cpu_us
+    print(f"{'outbox relay, in process':<48}{'ev/s':>7}{'CPU us/ev app':>16}{'db':>6}")
+    print(
+        f"{f'{relay.rows} entry events, to {len(subscribers_of(EVENT_LOGGED))} queues each':<48}"
+        f"{relay.per_second:>7.0f}{relay_app_us:>16.0f}{relay_db_us:>6.0f}"
+    )
+    print()
     print("ceiling: rows/s if the CPU per row were the only limit, on all cores (target 20000)")
     print(
         "floor: the rows alone, unchecked, with no history, foreign key or events: what is left "

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
@@ -23,7 +24,7 @@ from events_fixtures import (
     envelope_of,
     score_and_publish,
 )
-from kombu import Connection
+from kombu import Producer
 from pytest_django.fixtures import Settings
 
 from shared.outbox import services
@@ -136,10 +137,10 @@ def test_a_failed_publish_stops_the_batch_so_later_events_wait_their_turn(
     third = score_and_publish(score=6)
     send = services._send_to_queue
 
-    def broker_refuses_the_second(broker_connection: Connection, envelope: Any, queue: str) -> None:
+    def broker_refuses_the_second(producer: Producer, envelope: Any, queue: str) -> None:
         if envelope["id"] == str(second.id):
             raise ConnectionError("broker went away")
-        send(broker_connection, envelope, queue)
+        send(producer, envelope, queue)
 
     monkeypatch.setattr(services, "_send_to_queue", broker_refuses_the_second)
     result = outbox_relay()
@@ -162,6 +163,33 @@ def test_a_failed_publish_stops_the_batch_so_later_events_wait_their_turn(
     ]
 
 
+@pytest.mark.django_db
+def test_a_batch_the_broker_fails_to_take_is_stamped_nowhere_and_sent_again(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = [score_and_publish(score=score) for score in (8, 7, 6)]
+    broker.purge()
+    execute = redis.client.Pipeline.execute
+
+    def connection_drops(pipeline: redis.client.Pipeline, *args: Any, **kwargs: Any) -> Any:
+        raise redis.exceptions.ConnectionError("broker went away")
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", connection_drops)
+    result = outbox_relay()
+
+    assert (result.claimed, result.published, result.failed) == (3, 0, True)
+    for event in events:
+        event.refresh_from_db()
+    assert [(e.published_at, e.attempts) for e in events] == [(None, 1), (None, 0), (None, 0)]
+    assert events[0].last_error.endswith("Error: broker went away")
+    assert broker.envelopes("outcomes") == []
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
+    assert outbox_relay().published == 3
+    for queue in ("reminders", "outcomes"):
+        assert [e["id"] for e in broker.envelopes(queue)] == [str(e.id) for e in events]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_relays_running_at_once_publish_each_event_once(
     broker: Broker, monkeypatch: pytest.MonkeyPatch
@@ -172,15 +200,13 @@ def test_two_relays_running_at_once_publish_each_event_once(
     first_send_done: set[int] = set()
     send = services._send_to_queue
 
-    def send_once_both_relays_hold_rows(
-        broker_connection: Connection, envelope: Any, queue: str
-    ) -> None:
+    def send_once_both_relays_hold_rows(producer: Producer, envelope: Any, queue: str) -> None:
         # Each relay's first send waits for the other: both hold claimed rows at the same time.
         me = threading.get_ident()
         if me not in first_send_done:
             first_send_done.add(me)
             both_sending.wait()
-        send(broker_connection, envelope, queue)
+        send(producer, envelope, queue)
 
     monkeypatch.setattr(services, "_send_to_queue", send_once_both_relays_hold_rows)
     published: dict[str, int] = {}
