@@ -430,7 +430,7 @@ class ClinicUserDetailApi(APIView):
 
 
 class ClinicUserDeactivateApi(APIView):
-    """The user can no longer sign in; their sign-ins end."""
+    """The user can no longer sign in; their sign-ins end. A patient is sent no more prompts."""
 
     permission_classes = [IsClinicAdmin]
 
