@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import logging
 import os
 import platform
 import socket
@@ -428,11 +429,17 @@ def relay_in_process() -> int:
     """The outbox relay, run after run, on the events the runs above left pending: each to every
     subscriber's queue (reminders and outcomes)."""
     published = 0
-    while published < RELAY_EVENTS:
-        result = outbox_relay()
-        if not result.published:
-            break
-        published += result.published
+    relay_log = logging.getLogger("shared.outbox.services")
+    level = relay_log.level
+    relay_log.setLevel(logging.WARNING)  # not a line per run in the table
+    try:
+        while published < RELAY_EVENTS:
+            result = outbox_relay()
+            if not result.published:
+                break
+            published += result.published
+    finally:
+        relay_log.setLevel(level)
     return published
 
 
