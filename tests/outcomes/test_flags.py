@@ -4,6 +4,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from helpers import T0, Clinic, clinician_client, deliver, envelope
 
 from outcomes.flags.models import Flag, FlagStatus
@@ -167,6 +169,28 @@ def test_prompts_answered_without_being_sent_take_their_place_in_time(says_when_
     flag = Flag.objects.get(patient_id=patient)
     assert flag.kind == "low_adherence"
     assert (flag.evidence["answered"], flag.evidence["closed_prompts"]) == (2, 6)
+
+
+def _statements_per_event(earlier_red_flags: int) -> tuple[int, int]:
+    """Statements outcomes runs for a prompt event and for an ordinary entry of a patient who
+    has had ``earlier_red_flags`` red-flag entries (each raised its flag)."""
+    clinic = Clinic()
+    patient = clinic.enrol()
+    clinic.inject(patient, T0)
+    for day in range(earlier_red_flags):
+        clinic.log(patient, T0 + timedelta(days=day), 6, side_effects=["fever"], red_flag=True)
+    assert Flag.objects.filter(patient_id=patient, kind="red_flag").count() == earlier_red_flags
+    with CaptureQueriesContext(connection) as prompt_event:
+        clinic.prompt(patient, T0 + timedelta(days=40), answered=True)
+    with CaptureQueriesContext(connection) as entry_event:
+        clinic.log(patient, T0 + timedelta(days=41), 4)
+    return len(prompt_event.captured_queries), len(entry_event.captured_queries)
+
+
+def test_the_work_per_event_does_not_grow_with_the_flags_already_raised() -> None:
+    # Every event re-checks the patient's flags; flags raised long ago cost nothing more.
+    few, many = _statements_per_event(2), _statements_per_event(10)
+    assert few == many
 
 
 def test_good_adherence_raises_nothing() -> None:

@@ -51,6 +51,33 @@ class _Cause:
 
 def flags_evaluate_patient(*, patient_id: uuid.UUID, clinic_id: uuid.UUID) -> list[Flag]:
     """Raise every flag the patient's current data calls for; return the newly raised ones."""
+    return _raise_new(
+        patient_id, clinic_id, [*_clinical_causes(patient_id), *_low_adherence(patient_id)]
+    )
+
+
+def flags_evaluate_adherence(*, patient_id: uuid.UUID, clinic_id: uuid.UUID) -> list[Flag]:
+    """``flags_evaluate_patient`` after a prompt changed: prompts are the evidence of the
+    missed-prompts rule only, so the other rules (scores, entries, injections) are not run."""
+    return _raise_new(patient_id, clinic_id, _low_adherence(patient_id))
+
+
+def _raise_new(patient_id: uuid.UUID, clinic_id: uuid.UUID, causes: list[_Cause]) -> list[Flag]:
+    # Most causes were raised at an earlier event: one query finds them all.
+    known = set(
+        Flag.objects.filter(key__in=[cause.key for cause in causes]).values_list("key", flat=True)
+    )
+    raised = []
+    for cause in causes:
+        if cause.key in known:
+            continue
+        flag = _flag_raise(patient_id=patient_id, clinic_id=clinic_id, cause=cause)
+        if flag is not None:
+            raised.append(flag)
+    return raised
+
+
+def _clinical_causes(patient_id: uuid.UUID) -> list[_Cause]:
     injections = list(
         Injection.objects.filter(patient_id=patient_id, deleted=False).order_by(
             "injected_at", "injection_id"
@@ -67,23 +94,15 @@ def flags_evaluate_patient(*, patient_id: uuid.UUID, clinic_id: uuid.UUID) -> li
         .filter(Q(nsaid=True) | Q(red_flag=True))
         .order_by("recorded_at", "entry_id")
     )
-    causes: list[_Cause] = []
-    causes += _red_flags(entries)
-    causes += _nsaid_after_injection(entries, injections)
-    causes += _flare_persisting(injections, courses, nrs)
-    causes += _no_mcid_after_three(injections, courses, nrs)
-    causes += _low_adherence(patient_id)
-    raised = []
-    for cause in causes:
-        flag = _flag_raise(patient_id=patient_id, clinic_id=clinic_id, cause=cause)
-        if flag is not None:
-            raised.append(flag)
-    return raised
+    return [
+        *_red_flags(entries),
+        *_nsaid_after_injection(entries, injections),
+        *_flare_persisting(injections, courses, nrs),
+        *_no_mcid_after_three(injections, courses, nrs),
+    ]
 
 
 def _flag_raise(*, patient_id: uuid.UUID, clinic_id: uuid.UUID, cause: _Cause) -> Flag | None:
-    if Flag.objects.filter(key=cause.key).exists():
-        return None
     flag, created = Flag.objects.get_or_create(
         key=cause.key,
         defaults={

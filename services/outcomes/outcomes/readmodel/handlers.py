@@ -10,6 +10,7 @@ from datetime import datetime
 from outcomes.analytics.cache import clinic_versions_bump_on_commit
 from outcomes.flags.services import (
     flags_erase_patient,
+    flags_evaluate_adherence,
     flags_evaluate_patient,
     flags_move_patient,
 )
@@ -116,7 +117,7 @@ def questionnaire_completed(envelope: Envelope) -> None:
 def prompt_changed(envelope: Envelope) -> None:
     data = envelope["data"]
     clinics = services.prompt_apply(event_type=envelope["type"], data=data)
-    # Prompts feed adherence only: the flags change, the cohort analyses do not.
+    # Prompts feed adherence only: its flag may change, the cohort analyses and other flags not.
     if clinics:
         patient_id = uuid.UUID(data["patient_id"])
-        flags_evaluate_patient(patient_id=patient_id, clinic_id=next(iter(clinics)))
+        flags_evaluate_adherence(patient_id=patient_id, clinic_id=next(iter(clinics)))
