@@ -85,6 +85,18 @@ def move_patient(
     )
 
 
+def deactivate(patient_id: uuid.UUID, *, clinic_id: uuid.UUID, at: datetime) -> None:
+    """identity.patient.deactivated, as identity announces a patient's closed account."""
+    deliver_event(
+        "identity.patient.deactivated",
+        {
+            "patient_id": str(patient_id),
+            "clinic_id": str(clinic_id),
+            "deactivated_at": at.isoformat().replace("+00:00", "Z"),
+        },
+    )
+
+
 def injection_data(
     *,
     patient_id: uuid.UUID,

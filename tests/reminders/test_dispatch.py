@@ -11,6 +11,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from helpers import (
+    deactivate,
     deliver_event,
     enrol,
     inject,
@@ -333,14 +334,7 @@ def test_a_deactivated_patients_claimed_prompt_is_not_sent() -> None:
     patient = make_patient(CLINIC)
     prompt = make_prompt(patient, clinic_id=CLINIC, due_at=NOW)
     ids, token = claim_batch("due", now=NOW, limit=10)
-    deliver_event(
-        "identity.patient.deactivated",
-        {
-            "patient_id": str(patient),
-            "clinic_id": str(CLINIC),
-            "deactivated_at": NOW.isoformat().replace("+00:00", "Z"),
-        },
-    )
+    deactivate(patient, clinic_id=CLINIC, at=NOW)
 
     result = prompts_deliver(prompt_ids=[str(i) for i in ids], claim_token=token, now=NOW)
 

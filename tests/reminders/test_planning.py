@@ -13,6 +13,7 @@ from helpers import (
     API,
     at_local,
     client,
+    deactivate,
     deliver_event,
     enrol,
     inject,
@@ -300,17 +301,6 @@ def test_an_erased_patient_loses_future_prompts_devices_and_contacts() -> None:
     assert not Prompt.objects.filter(patient_id=patient, status=PromptStatus.PENDING).exists()
 
 
-def deactivate(patient: uuid.UUID, clinic: uuid.UUID, at: datetime) -> None:
-    deliver_event(
-        "identity.patient.deactivated",
-        {
-            "patient_id": str(patient),
-            "clinic_id": str(clinic),
-            "deactivated_at": at.isoformat().replace("+00:00", "Z"),
-        },
-    )
-
-
 def test_a_deactivated_patient_is_sent_nothing_more_not_even_nudges() -> None:
     clinic = uuid.uuid4()
     make_template(
@@ -324,7 +314,7 @@ def test_a_deactivated_patient_is_sent_nothing_more_not_even_nudges() -> None:
     assert len(sends()) == 1
 
     with time_machine.travel(first.due_at + timedelta(minutes=5), tick=False):
-        deactivate(patient, clinic, first.due_at + timedelta(minutes=5))
+        deactivate(patient, clinic_id=clinic, at=first.due_at + timedelta(minutes=5))
 
     first.refresh_from_db()
     assert (first.status, first.next_nudge_at) == (PromptStatus.SENT, None)
@@ -346,7 +336,7 @@ def test_no_later_event_brings_a_deactivated_patient_back_to_prompting() -> None
     patient = enrol(clinic_id=clinic)
     inject(patient, clinic_id=clinic, at=NOW)
 
-    deactivate(patient, clinic, NOW)
+    deactivate(patient, clinic_id=clinic, at=NOW)
     # Events that arrive after it, in any order: a journey, a repeated enrolment, an injection.
     move_patient(patient, clinic_id=clinic, tz="America/New_York")
     enrol(clinic_id=clinic, patient_id=patient, with_device=False)
@@ -363,7 +353,7 @@ def test_deactivation_that_arrives_before_the_enrolment_still_holds() -> None:
     flare_template(clinic)
     patient = uuid.uuid4()
 
-    deactivate(patient, clinic, NOW)
+    deactivate(patient, clinic_id=clinic, at=NOW)
     enrol(clinic_id=clinic, patient_id=patient)
     inject(patient, clinic_id=clinic, at=NOW)
 
