@@ -128,6 +128,22 @@ def test_deactivating_a_patient_tells_the_other_services_once() -> None:
     }
 
 
+def test_a_deactivated_patient_stays_on_the_clinicians_list_marked_inactive() -> None:
+    clinic = ClinicFactory()
+    admin = member("clinic_admin", clinic)
+    clinician = member("clinician", clinic)
+    patient = member("patient", clinic)
+    assert as_user(admin.email).post(f"{USERS}{patient.id}/deactivate/").status_code == 200
+
+    client = as_user(clinician.email)
+    listed = client.get(PATIENTS).json()["results"]
+    one = client.get(f"{PATIENTS}{patient.id}/")
+
+    assert [(row["id"], row["is_active"]) for row in listed] == [(str(patient.id), False)]
+    assert one.status_code == 200
+    assert one.json()["is_active"] is False
+
+
 def test_deactivating_staff_announces_nothing() -> None:
     clinic = ClinicFactory()
     admin = member("clinic_admin", clinic)

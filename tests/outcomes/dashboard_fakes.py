@@ -38,8 +38,8 @@ class ClinicInfo:
 class FakeServices:
     accounts: dict[str, Account] = field(default_factory=dict)
     clinics: dict[uuid.UUID, ClinicInfo] = field(default_factory=dict)
-    # clinic id -> patient id -> {"full_name", "email"}
-    people: dict[uuid.UUID, dict[uuid.UUID, dict[str, str]]] = field(default_factory=dict)
+    # clinic id -> patient id -> {"full_name", "email", "is_active"}
+    people: dict[uuid.UUID, dict[uuid.UUID, dict[str, Any]]] = field(default_factory=dict)
     next_prompts: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     timelines: dict[uuid.UUID, list[dict[str, Any]]] = field(default_factory=dict)
     diaries: dict[uuid.UUID, list[dict[str, Any]]] = field(default_factory=dict)
@@ -88,9 +88,15 @@ class FakeServices:
         self.accounts[email] = account
         return account
 
-    def add_person(self, clinic_id: uuid.UUID, patient_id: uuid.UUID, name: str) -> None:
+    def add_person(
+        self, clinic_id: uuid.UUID, patient_id: uuid.UUID, name: str, *, active: bool = True
+    ) -> None:
         email = name.lower().replace(" ", ".") + "@example.org"
-        self.people.setdefault(clinic_id, {})[patient_id] = {"full_name": name, "email": email}
+        self.people.setdefault(clinic_id, {})[patient_id] = {
+            "full_name": name,
+            "email": email,
+            "is_active": active,
+        }
 
     # --- endpoints ------------------------------------------------------------------------------
 

@@ -98,10 +98,14 @@ def _json_script(html: str, element_id: str) -> Any:
     return json.loads(match.group(1))
 
 
-def _cell(html: str, patient_id: uuid.UUID, name: str) -> str:
+def _row(html: str, patient_id: uuid.UUID) -> str:
     row = re.search(rf'<tr data-patient-id="{patient_id}">(.*?)</tr>', html, re.S)
     assert row, f"no row for {patient_id}"
-    cell = re.search(rf'<td data-field="{name}">(.*?)</td>', row.group(1), re.S)
+    return row.group(1)
+
+
+def _cell(html: str, patient_id: uuid.UUID, name: str) -> str:
+    cell = re.search(rf'<td data-field="{name}">(.*?)</td>', _row(html, patient_id), re.S)
     assert cell
     return re.sub(r"<[^>]+>", " ", cell.group(1)).split()[0]
 
@@ -259,6 +263,30 @@ def test_the_list_still_shows_when_reminders_is_down(fake: FakeServices, clinic:
     assert response.status_code == 200
     assert b"Alice Able" in response.content
     assert b"did not answer" in response.content
+
+
+def test_a_deactivated_patient_is_marked_in_the_list_on_their_page_and_in_the_flags(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    gone, flag = _red_flag(clinic, fake, "Dora Dean")
+    fake.add_person(clinic.clinic_id, gone, "Dora Dean", active=False)
+    still = _treated(clinic, fake, "Alice Able")
+    client = _signed_in()
+
+    listed = client.get("/dashboard/").content.decode()
+    patient_page = client.get(f"/dashboard/patients/{gone}/").content.decode()
+    active_page = client.get(f"/dashboard/patients/{still}/").content.decode()
+    inbox = client.get("/dashboard/flags/").content.decode()
+
+    assert _cell(listed, gone, "next_prompt") == "none:"
+    assert "Account deactivated" in _row(listed, gone)
+    assert "Account deactivated" not in _row(listed, still)
+    assert _cell(listed, still, "next_prompt") == "none"
+    assert 'id="account-deactivated"' in patient_page
+    assert "Dora Dean" in patient_page  # the history stays readable
+    assert "Account deactivated" not in active_page
+    flag_row = re.search(rf'<tr data-flag-id="{flag.id}".*?</tr>', inbox, re.S)
+    assert flag_row and "Account deactivated" in flag_row.group(0)
 
 
 # --- A patient ------------------------------------------------------------------------------------

@@ -134,6 +134,8 @@ class Person:
     patient_id: uuid.UUID
     name: str
     email: str
+    # False once identity has deactivated the account: no sign-in, no prompts, history kept.
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -150,26 +152,26 @@ def own_clinic(request: HttpRequest) -> Clinic | None:
     return Clinic(name=body.get("clinic_name") or "", timezone=body.get("clinic_timezone") or "UTC")
 
 
+def _person(row: dict[str, Any]) -> Person:
+    return Person(
+        patient_id=uuid.UUID(row["id"]),
+        name=row.get("full_name") or "",
+        email=row.get("email") or "",
+        active=row.get("is_active") is not False,
+    )
+
+
 def clinic_people(request: HttpRequest) -> dict[uuid.UUID, Person]:
-    """The names of the clinic's patients, by patient id."""
+    """The names and account standing of the clinic's patients, by patient id."""
     rows = _get_all(request, "identity", "/api/identity/v1/patients/") or []
-    return {
-        uuid.UUID(row["id"]): Person(
-            patient_id=uuid.UUID(row["id"]),
-            name=row.get("full_name") or "",
-            email=row.get("email") or "",
-        )
-        for row in rows
-    }
+    return {uuid.UUID(row["id"]): _person(row) for row in rows}
 
 
 def person(request: HttpRequest, patient_id: uuid.UUID) -> Person | None:
     row = _get(request, "identity", f"/api/identity/v1/patients/{patient_id}/")
     if not row:
         return None
-    return Person(
-        patient_id=patient_id, name=row.get("full_name") or "", email=row.get("email") or ""
-    )
+    return _person({**row, "id": str(patient_id)})
 
 
 # --- reminders ----------------------------------------------------------------------------------

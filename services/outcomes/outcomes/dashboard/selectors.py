@@ -75,6 +75,8 @@ class PatientRow:
     prompts_closed: int
     open_flags: int
     next_prompt: NextPrompt | None
+    # False when identity says the account is deactivated; True when it is active or unknown.
+    active: bool = True
 
     @property
     def short_id(self) -> str:
@@ -109,6 +111,7 @@ def _rows(
                 prompts_closed=numbers["prompts_closed"],
                 open_flags=numbers["open_flags"],
                 next_prompt=next_prompts.get(patient.patient_id),
+                active=person.active if person else True,
             )
         )
     return rows

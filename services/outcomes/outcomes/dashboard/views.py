@@ -233,6 +233,7 @@ def flag_inbox(request: DashboardRequest) -> HttpResponse:
                 "flag": flag,
                 "evidence": selectors.flag_evidence(flag),
                 "name": (person.name if person else "") or f"Patient {str(flag.patient_id)[:8]}",
+                "active": person.active if person else True,
             }
         )
     audit_read_many(
