@@ -21,6 +21,7 @@ from diary.injections.validation import CLIENT_FIELDS, injection_consistency
 from diary.patients.models import Patient
 from diary.patients.services import patient_lock
 from shared.auth.principal import TokenUser
+from shared.db.update import rows_update
 from shared.events.catalogue import utc_isoformat
 from shared.outbox.services import event_publish
 
@@ -139,7 +140,7 @@ def _course_renumber(course_id: uuid.UUID, *, written: Injection, now: datetime)
         for row, seq in zip(moved, sequence.reserve(len(moved)), strict=True):
             row.server_seq = seq
             row.updated_at = now
-        Injection.objects.bulk_update(moved, ["number_in_course", "server_seq", "updated_at"])
+        rows_update(Injection, moved, ["number_in_course", "server_seq", "updated_at"])
 
 
 @transaction.atomic

@@ -28,6 +28,7 @@ from outcomes.readmodel.models import (
     Patient,
 )
 from outcomes.readmodel.tables import LIVE, Tables
+from shared.db.update import rows_update
 
 # The baseline is the last NRS in this many days before the course's first injection: older
 # scores describe a different state of the back (documented in docs/outcomes.md).
@@ -220,7 +221,7 @@ def _refresh_batch(ids: list[uuid.UUID], tables: Tables) -> None:
             course_pks[plan.course_id] = course.pk
             _replace_codes(tables, course.pk, existing_codes.get(course.pk, set()), plan)
     if to_update:
-        tables.course.objects.bulk_update(to_update, _COURSE_FIELDS)
+        rows_update(tables.course, to_update, _COURSE_FIELDS)
 
     changed = []
     for patient_id in ids:
@@ -234,9 +235,7 @@ def _refresh_batch(ids: list[uuid.UUID], tables: Tables) -> None:
             tables.observation(pk=o.pk, course_ref=o.course_ref, day=o.day, clinic_id=o.clinic_id)
             for o in changed
         ]
-        tables.observation.objects.bulk_update(
-            objects, ["course_ref", "day", "clinic_id"], batch_size=1000
-        )
+        rows_update(tables.observation, objects, ["course_ref", "day", "clinic_id"])
 
     scores: dict[int, list[_Obs]] = defaultdict(list)
     for patient_id in ids:
@@ -250,7 +249,7 @@ def _refresh_batch(ids: list[uuid.UUID], tables: Tables) -> None:
         if held.get(pk, b"") != series:
             repacked.append(tables.course(pk=pk, series=series))
     if repacked:
-        tables.course.objects.bulk_update(repacked, ["series"], batch_size=500)
+        rows_update(tables.course, repacked, ["series"])
 
 
 def series_pack(scores: list[tuple[int, int, float]]) -> bytes:
@@ -270,10 +269,10 @@ def series_rebuild(*, course_pks: Iterable[int], tables: Tables = LIVE) -> None:
             .values_list("course_ref", "day", "kind", "value")
         ):
             scores[course_ref].append((day, kind, value))
-        tables.course.objects.bulk_update(
+        rows_update(
+            tables.course,
             [tables.course(pk=pk, series=series_pack(scores.get(pk, []))) for pk in batch],
             ["series"],
-            batch_size=500,
         )
 
 

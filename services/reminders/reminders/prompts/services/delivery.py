@@ -47,9 +47,9 @@ from reminders.channels.base import (
 from reminders.patients.models import Device, Patient, Preference
 from reminders.prompts.models import Delivery, DeliveryStatus, Prompt, PromptStatus
 from reminders.prompts.services.events import expired_event, publish_many, sent_event
-from reminders.prompts.services.rows import rows_update
 from reminders.schedules.plan import next_nudge
 from reminders.schedules.timing import zone
+from shared.db.update import rows_update
 
 logger = logging.getLogger(__name__)
 

@@ -31,7 +31,6 @@ from django.utils import timezone
 
 from reminders.patients.models import Injection, Patient, Preference
 from reminders.prompts.models import CancelReason, CoursePlan, Prompt, PromptStatus
-from reminders.prompts.services.rows import rows_update
 from reminders.schedules.plan import (
     InjectionFact,
     PatientChoices,
@@ -41,6 +40,7 @@ from reminders.schedules.plan import (
 )
 from reminders.schedules.selectors import template_for
 from reminders.schedules.timing import UnknownTimezone, local_date_of, zone
+from shared.db.update import rows_update
 from shared.outbox.services import BROKER_CONNECT_OPTIONS
 
 logger = logging.getLogger(__name__)
