@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from kombu import Connection
 
+from shared import filesystem_broker
+
 TRANSPORT = "shared.filesystem_broker:Transport"
 
 
@@ -78,3 +80,41 @@ def test_a_message_sent_with_kombus_own_transport_is_read(folder: Path, broker: 
         plain.SimpleQueue("identity").put({"from": "kombu"})
 
     assert _take(broker.SimpleQueue("identity"), 1) == [{"from": "kombu"}]
+
+
+def test_a_backlog_is_listed_once_while_an_empty_queue_is_polled_between_messages(
+    broker: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker polls its service's queue and its remote-control queue (empty) in turn.
+    monkeypatch.setattr(filesystem_broker, "EMPTY_RELIST_SECONDS", 60.0)
+    # (Queue names differ between tests: kombu keeps bindings per process, not per folder.)
+    reminders = broker.SimpleQueue("reminders")
+    broker.SimpleQueue("reminders.pidbox")  # declared, never written to
+    for number in range(500):
+        reminders.put(number)
+    listings: list[str] = []
+    listdir = os.listdir
+    monkeypatch.setattr(
+        filesystem_broker.os, "listdir", lambda path: listings.append(path) or listdir(path)
+    )
+    channel = broker.channel()
+
+    taken = []
+    for _ in range(500):
+        assert channel.basic_get("reminders.pidbox", no_ack=True) is None
+        taken.append(channel.basic_get("reminders", no_ack=True).payload)
+
+    assert taken == list(range(500))
+    assert len(listings) == 1
+    assert channel.basic_get("reminders", no_ack=True) is None  # used up: listed again at once
+    assert len(listings) == 2
+
+
+def test_a_message_for_a_queue_found_empty_still_arrives(broker: Connection) -> None:
+    control = broker.SimpleQueue("diary.pidbox")
+    with pytest.raises(control.Empty):
+        control.get(timeout=0.1)
+
+    control.put("ping")
+
+    assert _take(control, 1) == ["ping"]

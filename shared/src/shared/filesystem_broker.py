@@ -12,6 +12,11 @@ soon as the ones before it are taken. The file names start with the time they we
 each listing is in the order sent, as kombu's. Several consumers of one queue stay safe as in
 kombu: a file another consumer moved away first is skipped.
 
+One listing serves every queue of the channel. A worker polls each queue it consumes in turn,
+its service's queue and its remote-control queue, which is nearly always empty; a queue a
+listing found empty is listed again only ``EMPTY_RELIST_SECONDS`` later, so a worker working
+through a backlog lists the folder once per backlog rather than once per message.
+
 Two smaller changes on the producing side: a file is named by the monotonic clock in nanoseconds
 (kombu's milliseconds leave the order of a burst of messages to chance), and it is written under
 a temporary name and renamed into place, so a consumer never reads half a message.
@@ -24,7 +29,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections import deque
+from collections import defaultdict, deque
 from queue import Empty
 from typing import Any
 
@@ -35,25 +40,36 @@ from kombu.utils.json import dumps, loads
 
 # Wide enough for any uptime: names sort in the order they were written.
 _CLOCK_DIGITS = 20
+# A queue a listing found empty is not listed again before this: half the polling interval.
+EMPTY_RELIST_SECONDS = 0.5
 
 
 class Channel(filesystem.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._listed: dict[str, deque[str]] = {}
+        self._found_empty: dict[str, float] = {}  # queue -> when a listing found nothing
 
     def _listing(self, queue: str) -> deque[str]:
         names = self._listed.get(queue)
+        if names:
+            return names
+        now = time.monotonic()
+        if now - self._found_empty.get(queue, -EMPTY_RELIST_SECONDS) < EMPTY_RELIST_SECONDS:
+            return deque()
+        by_queue: dict[str, list[str]] = defaultdict(list)
+        for name in os.listdir(self.data_folder_in):
+            queue_of, _, extension = name.partition(".")[2].rpartition(".")
+            if extension == "msg":
+                by_queue[queue_of].append(name)
+        self._listed = {name: deque(sorted(files)) for name, files in by_queue.items()}
+        self._found_empty = {
+            name: when for name, when in self._found_empty.items() if name not in by_queue
+        }
+        names = self._listed.get(queue)
         if not names:
-            suffix = f"{queue}.msg"
-            names = deque(
-                sorted(
-                    name
-                    for name in os.listdir(self.data_folder_in)
-                    if name.partition(".")[2] == suffix
-                )
-            )
-            self._listed[queue] = names
+            self._found_empty[queue] = now
+            return deque()
         return names
 
     def _put(self, queue: str, message: Any, **kwargs: Any) -> None:  # type: ignore[override]
@@ -90,6 +106,7 @@ class Channel(filesystem.Channel):
 
     def _purge(self, queue: str) -> int:
         self._listed.pop(queue, None)
+        self._found_empty.pop(queue, None)
         count: int = super()._purge(queue)
         return count
 
