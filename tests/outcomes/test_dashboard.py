@@ -286,7 +286,8 @@ def test_a_deactivated_patient_is_marked_in_the_list_on_their_page_and_in_the_fl
     assert "Dora Dean" in patient_page  # the history stays readable
     assert "Account deactivated" not in active_page
     flag_row = re.search(rf'<tr data-flag-id="{flag.id}".*?</tr>', inbox, re.S)
-    assert flag_row and "Account deactivated" in flag_row.group(0)
+    assert flag_row
+    assert "Account deactivated" in flag_row.group(0)
 
 
 # --- A patient ------------------------------------------------------------------------------------

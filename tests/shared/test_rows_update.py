@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 CHANGES: list[dict[str, Any]] = [
     {"score": 0, "flare": True, "details": {"site": "SIJ", "side": "left"}},
     {"score": 10, "flare": False, "details": {}},
-    {"score": 4, "flare": True, "details": {"quote": "it's \"sharp\""}},
+    {"score": 4, "flare": True, "details": {"quote": 'it\'s "sharp"'}},
 ]
 
 
@@ -48,8 +48,7 @@ def _change(notes: list[TrackedNote]) -> list[TrackedNote]:
 def _stored(notes: list[TrackedNote]) -> list[tuple[int, bool, dict[str, Any], str]]:
     by_pk = {n.pk: n for n in TrackedNote.objects.filter(pk__in=[n.pk for n in notes])}
     return [
-        (by_pk[n.pk].score, by_pk[n.pk].flare, by_pk[n.pk].details, by_pk[n.pk].note)
-        for n in notes
+        (by_pk[n.pk].score, by_pk[n.pk].flare, by_pk[n.pk].details, by_pk[n.pk].note) for n in notes
     ]
 
 
@@ -58,7 +57,7 @@ EXPECTED = [
     (5, False, {}, "note 1"),
     (10, False, {}, "note 2"),
     (5, False, {}, "note 3"),
-    (4, True, {"quote": "it's \"sharp\""}, "note 4"),
+    (4, True, {"quote": 'it\'s "sharp"'}, "note 4"),
 ]
 
 
