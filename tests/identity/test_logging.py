@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from factories import PASSWORD, member
-from helpers import ACCEPT, INVITATIONS, LOGOUT, as_user, login, refresh
+from helpers import ACCEPT, API, INVITATIONS, LOGOUT, ME, USERS, as_user, login, refresh
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
@@ -77,5 +77,42 @@ def test_invitation_codes_and_new_passwords_are_not_logged(
     raw = "\n".join(f"{record.getMessage()} {vars(record)}" for record in caplog.records)
     assert "/invitations/accept/" in written
     for secret in (code, code.replace("-", ""), "brand-new-passphrase-1"):
+        assert secret not in written
+        assert secret not in raw
+
+
+def test_password_changes_and_reset_codes_are_not_logged(
+    api_client: APIClient, emitted_logs: io.StringIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    clinician = member("clinician")
+    patient = member("patient", clinician.memberships.get().clinic)
+    patient_client = as_user(patient.email)
+    patient_client.post(
+        ME + "password/",
+        {"current_password": "a-wrong-current-one", "new_password": "changed-passphrase-1"},
+        format="json",
+    )
+    patient_client.post(
+        ME + "password/",
+        {"current_password": PASSWORD, "new_password": "changed-passphrase-1"},
+        format="json",
+    )
+    code = as_user(clinician.email).post(f"{USERS}{patient.id}/password-reset/").json()["code"]
+    api_client.post(
+        API + "password-reset/", {"code": code, "password": "reset-passphrase-2"}, format="json"
+    )
+
+    written = emitted_logs.getvalue()
+    raw = "\n".join(f"{record.getMessage()} {vars(record)}" for record in caplog.records)
+    assert "/password-reset/" in written  # the capture works
+    secrets = (
+        "a-wrong-current-one",
+        "changed-passphrase-1",
+        code,
+        code.replace("-", ""),
+        "reset-passphrase-2",
+    )
+    for secret in secrets:
         assert secret not in written
         assert secret not in raw

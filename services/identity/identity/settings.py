@@ -67,6 +67,7 @@ JWT_KEYS_RELOAD_SECONDS = env_int("JWT_KEYS_RELOAD_SECONDS", 60, minimum=1)
 ACCESS_TOKEN_SECONDS = env_int("ACCESS_TOKEN_SECONDS", 300, minimum=30)
 REFRESH_TOKEN_SECONDS = env_int("REFRESH_TOKEN_SECONDS", 30 * 24 * 3600, minimum=300)
 INVITATION_SECONDS = env_int("INVITATION_SECONDS", 7 * 24 * 3600, minimum=300)
+PASSWORD_RESET_SECONDS = env_int("PASSWORD_RESET_SECONDS", 24 * 3600, minimum=300)
 
 # --- Brute-force protection -------------------------------------------------------------------
 # Failures of one account from one client address lock that pair; failures from one address
@@ -75,6 +76,7 @@ LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
 LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1)
+# Invalid or spent codes (invitations and password resets together) from one address.
 INVITATION_ACCEPT_FAILURES_PER_ADDRESS = env_int(
     "INVITATION_ACCEPT_FAILURES_PER_ADDRESS", 10, minimum=1
 )

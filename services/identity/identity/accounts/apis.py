@@ -14,12 +14,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from identity.accounts import selectors, services
+from identity.accounts import passwords, selectors, services
 from identity.accounts.models import (
     STAFF_ROLE_CHOICES,
     Clinic,
     Invitation,
     MembershipRole,
+    PasswordReset,
     Sex,
     User,
 )
@@ -164,6 +165,34 @@ class MeApi(APIView):
             changes=serializer.validated_data,
         )
         return Response(self.OutputSerializer(user).data)
+
+
+class MePasswordApi(APIView):
+    """Change the caller's password. Every other sign-in of the account ends; this device gets
+    new tokens. A wrong current password counts as a failed sign-in."""
+
+    class InputSerializer(StrictInputSerializer):
+        current_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+        new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+    @extend_schema(
+        operation_id="me_password_change",
+        request=InputSerializer,
+        responses={200: TokenPairSerializer, **problems(400, 401, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = selectors.user_get_active(caller(request).id)
+        if user is None:
+            raise AuthenticationFailed("This account is not active.")
+        pair = passwords.password_change(
+            user=user,
+            current_password=serializer.validated_data["current_password"],
+            new_password=serializer.validated_data["new_password"],
+            client_address=client_ip(request),
+        )
+        return token_response(pair)
 
 
 # --- Invitations ------------------------------------------------------------------------------
@@ -445,6 +474,70 @@ class ClinicUserDeactivateApi(APIView):
         services.user_deactivate(actor_id=actor.id, user=user)
         user = selectors.clinic_user_get(clinic_id=_clinic_of(actor), user_id=user_id)
         return Response(UserOutputSerializer(user).data)
+
+
+class PasswordResetIssuedSerializer(serializers.ModelSerializer[PasswordReset]):
+    code = serializers.SerializerMethodField(
+        help_text="The one-time code to give the person. It is shown only in this response."
+    )
+
+    class Meta:
+        model = PasswordReset
+        fields = ["id", "user", "created_at", "expires_at", "code"]
+
+    def get_code(self, reset: PasswordReset) -> str:
+        return str(self.context["code"])
+
+
+class ClinicUserPasswordResetApi(APIView):
+    """Issue a one-time code with which a person of the clinic who forgot their password sets a
+    new one (clinicians for patients; clinic admins for anyone of the clinic). A new code
+    replaces an open one. The person's sign-ins go on until the code is used."""
+
+    permission_classes = [IsClinicStaff]
+
+    @extend_schema(
+        operation_id="users_password_reset_create",
+        request=None,
+        responses={201: PasswordResetIssuedSerializer, **problems(401, 403, 404, 409)},
+    )
+    def post(self, request: Request, user_id: uuid.UUID) -> Response:
+        actor = caller(request)
+        user = selectors.clinic_user_get(clinic_id=_clinic_of(actor), user_id=user_id)
+        issued = passwords.password_reset_create(
+            actor_id=actor.id, actor_roles=actor.roles, user=user
+        )
+        data = PasswordResetIssuedSerializer(issued.reset, context={"code": issued.code}).data
+        response = Response(data, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class PasswordResetRedeemApi(APIView):
+    """Set a new password with the code the clinic gave, and sign in. Every earlier sign-in of
+    the account ends."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(StrictInputSerializer):
+        code = serializers.CharField(max_length=64, help_text="As given, e.g. 7KQ3-M9XD-2HPT-WB4R.")
+        password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+    @extend_schema(
+        operation_id="password_reset_redeem",
+        request=InputSerializer,
+        responses={200: TokenPairSerializer, **problems(400, 410, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = passwords.password_reset_redeem(
+            code=serializer.validated_data["code"],
+            password=serializer.validated_data["password"],
+            client_address=client_ip(request),
+        )
+        return token_response(pair)
 
 
 # --- Patients of a clinic ---------------------------------------------------------------------

@@ -42,3 +42,21 @@ class AccountConflict(ProblemError):
     status_code = 409
     problem_type = "conflict"
     title = "Conflict"
+
+
+class PasswordResetInvalid(ProblemError):
+    status_code = 400
+    problem_type = "invalid-reset-code"
+    title = "Invalid reset code"
+
+    def __init__(self) -> None:
+        super().__init__("This reset code is not valid. Check it and try again.")
+
+
+class PasswordResetGone(ProblemError):
+    status_code = 410
+    problem_type = "reset-code-gone"
+    title = "Reset code no longer valid"
+
+    def __init__(self, state: str) -> None:
+        super().__init__(f"This reset code has been {state}; ask the clinic for a new one.")

@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -37,6 +36,7 @@ from identity.accounts.models import (
     User,
     normalise_email,
 )
+from identity.accounts.passwords import password_resets_revoke, password_validate
 from identity.accounts.selectors import patient_clinic_id, user_standing
 from identity.accounts.validators import normalise_locale, validate_locale, validate_timezone
 from identity.authn import lockout
@@ -84,13 +84,6 @@ def _check_locale(value: str) -> None:
         validate_locale(value)
     except DjangoValidationError as exc:
         raise _field_errors("locale", exc) from None
-
-
-def _check_password(password: str, user: User) -> None:
-    try:
-        validate_password(password, user)
-    except DjangoValidationError as exc:
-        raise _field_errors("password", exc) from None
 
 
 def _check_birth_year(value: int | None) -> None:
@@ -198,7 +191,7 @@ def user_create(
         is_staff=is_system_admin,
     )
     if password:
-        _check_password(password, user)
+        password_validate(password, user)
         user.set_password(password)
     else:
         user.set_unusable_password()
@@ -306,6 +299,7 @@ def user_deactivate(*, actor_id: uuid.UUID | None, user: User) -> User:
     locked.is_active = False
     locked.save(update_fields=["is_active", "updated_at"])
     refresh_tokens_revoke_for_user(user=locked)
+    password_resets_revoke(user=locked, now=locked.updated_at)
     clinic_id = patient_clinic_id(locked)
     audit_record(
         actor_id=actor_id,
@@ -353,6 +347,7 @@ def patient_erase(*, actor_id: uuid.UUID | None, patient: User) -> User:
     locked.set_unusable_password()
     locked.save()
     refresh_tokens_revoke_for_user(user=locked)
+    password_resets_revoke(user=locked, now=now)
     # The invitation that brought the patient in holds their address and name too.
     Invitation.objects.filter(accepted_user=locked).update(
         email=locked.email, full_name="", sex=Sex.UNKNOWN, birth_year=None
@@ -452,7 +447,7 @@ def invitation_revoke(*, actor_id: uuid.UUID | None, invitation: Invitation) -> 
 
 
 def _invitation_failure(client_address: str) -> None:
-    if lockout.invitation_failure_record(address=client_address):
+    if lockout.code_failure_record(address=client_address):
         logger.warning("invitation attempts locked for an address")
 
 
@@ -467,7 +462,7 @@ def invitation_accept(
 ) -> User:
     """Create the invited person's account and role. Single use: the invitation row is locked,
     so of two accepts at once the second sees it accepted and creates nothing."""
-    wait = lockout.invitation_retry_after(address=client_address)
+    wait = lockout.code_retry_after(address=client_address)
     if wait:
         raise TooManyAttempts("Too many invalid invitation codes; try again later.", wait=wait)
     normalised = code_normalise(code)
@@ -498,7 +493,7 @@ def invitation_accept(
         sex=invitation.sex,
         birth_year=invitation.birth_year,
     )
-    _check_password(password, user)
+    password_validate(password, user)
     user.set_password(password)
     _save_new_user(user)
     invitation.accepted_at = now

@@ -4,6 +4,8 @@ from identity.accounts import apis
 
 urlpatterns = [
     path("me/", apis.MeApi.as_view(), name="me"),
+    path("me/password/", apis.MePasswordApi.as_view(), name="me-password"),
+    path("password-reset/", apis.PasswordResetRedeemApi.as_view(), name="password-reset"),
     path("invitations/", apis.InvitationListCreateApi.as_view(), name="invitations"),
     path("invitations/accept/", apis.InvitationAcceptApi.as_view(), name="invitations-accept"),
     path(
@@ -24,6 +26,11 @@ urlpatterns = [
         "users/<uuid:user_id>/deactivate/",
         apis.ClinicUserDeactivateApi.as_view(),
         name="users-deactivate",
+    ),
+    path(
+        "users/<uuid:user_id>/password-reset/",
+        apis.ClinicUserPasswordResetApi.as_view(),
+        name="users-password-reset",
     ),
     path("patients/", apis.PatientListApi.as_view(), name="patients"),
     path("patients/<uuid:patient_id>/", apis.PatientDetailApi.as_view(), name="patients-detail"),

@@ -81,9 +81,11 @@ def _login_address() -> Limit:
     )
 
 
-def _invitation_address() -> Limit:
+def _code_address() -> Limit:
+    # Invitation and password-reset codes share one budget per address: a guesser gets no
+    # second allowance by switching between them.
     return Limit(
-        "invite-addr",
+        "code-addr",
         settings.INVITATION_ACCEPT_FAILURES_PER_ADDRESS,
         settings.LOGIN_FAILURE_WINDOW_SECONDS,
         settings.LOGIN_LOCKOUT_SECONDS,
@@ -110,12 +112,14 @@ def login_success_record(*, email: str, address: str) -> None:
     _clear(_login_pair(), _digest(email, address))
 
 
-def invitation_retry_after(*, address: str) -> int:
-    return _retry_after(_invitation_address(), _digest(address))
+def code_retry_after(*, address: str) -> int:
+    """Seconds until this address may present an invitation or reset code again."""
+    return _retry_after(_code_address(), _digest(address))
 
 
-def invitation_failure_record(*, address: str) -> bool:
-    return _fail(_invitation_address(), _digest(address))
+def code_failure_record(*, address: str) -> bool:
+    """Count an invalid or spent code; True when it locked the address."""
+    return _fail(_code_address(), _digest(address))
 
 
 def _service_pair() -> Limit:

@@ -43,15 +43,12 @@ def rows_update(
     assert pk is not None  # noqa: S101 - every model here has a primary key
     casts = [pk.cast_db_type(connection)] + [c.cast_db_type(connection) for c in columns]
     row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
-    names = ", ".join(
-        connection.ops.quote_name(c) for c in [pk.column, *(c.column for c in columns)]
-    )
-    assignments = ", ".join(
-        f"{connection.ops.quote_name(c.column)} = v.{connection.ops.quote_name(c.column)}"
-        for c in columns
-    )
-    table = connection.ops.quote_name(meta.db_table)
-    key = connection.ops.quote_name(pk.column)
+    quote = connection.ops.quote_name
+    key = quote(str(pk.column))
+    quoted = [quote(str(c.column)) for c in columns]
+    names = ", ".join([key, *quoted])
+    assignments = ", ".join(f"{name} = v.{name}" for name in quoted)
+    table = quote(meta.db_table)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
