@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 CLINICIAN = "clinician@demo.example"
@@ -253,3 +254,32 @@ def test_an_admin_edits_a_reminder_schedule_and_sees_the_preview(demo: Any, tab:
     tab.screenshot("schedule-saved")
     tab.check_accessibility("#schedule-preview")
     tab.check_no_console_errors()
+
+
+def test_a_clinician_gives_a_patient_a_reset_code_that_sets_a_new_password(
+    demo: Any, tab: Any
+) -> None:
+    page = tab.page
+    patient = demo.api("identity", "patients/", page_size=200)["results"][-1]
+
+    tab.sign_in(demo.url("outcomes", f"/dashboard/patients/{patient['id']}/"))
+    page.get_by_role("button", name="Give a password reset code").click()
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Password reset code")
+    code = page.locator("#reset-code").inner_text()
+    tab.screenshot("reset-code")
+    tab.check_accessibility()
+    tab.check_no_console_errors()
+    identity = demo.url("identity", "/api/identity/v1/")
+    redeemed = requests.post(
+        identity + "password-reset/",
+        json={"code": code, "password": "a-patient-chosen-passphrase"},
+        timeout=30,
+    )
+    assert redeemed.status_code == 200, redeemed.text
+    signed_in = requests.post(
+        identity + "auth/token/",
+        json={"email": patient["email"], "password": "a-patient-chosen-passphrase"},
+        timeout=30,
+    )
+    assert signed_in.status_code == 200

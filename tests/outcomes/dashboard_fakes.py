@@ -46,6 +46,8 @@ class FakeServices:
     # (path, the caller's user id) of every call with a bearer token
     reads: list[tuple[str, uuid.UUID]] = field(default_factory=list)
     logged_out: list[str] = field(default_factory=list)
+    # (person id, the caller's user id, code) of every password reset code issued
+    reset_codes: list[tuple[uuid.UUID, uuid.UUID, str]] = field(default_factory=list)
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh -> e-mail
     access_lifetime: timedelta = timedelta(minutes=5)
     down: set[str] = field(default_factory=set)  # services that answer 503
@@ -129,8 +131,41 @@ class FakeServices:
             self.logged_out.append(body.get("refresh", ""))
             self.refresh_tokens.pop(body.get("refresh", ""), None)
             handler._reply(204)
+        elif path.startswith("/api/identity/v1/users/") and path.endswith("/password-reset/"):
+            self._reset_code(handler, uuid.UUID(path.rstrip("/").split("/")[-2]))
         else:
             handler._reply(404, {"status": 404})
+
+    def _reset_code(self, handler: Any, person_id: uuid.UUID) -> None:
+        """identity's answer to a clinician asking for a person's password reset code."""
+        try:
+            caller = decode_access_token(
+                handler.headers.get("Authorization", "").removeprefix("Bearer ")
+            )
+        except InvalidToken:
+            handler._reply(401, {"status": 401})
+            return
+        if "identity" in self.down:
+            handler._reply(503, {"status": 503})
+            return
+        person = self.people.get(caller.clinic_id, {}).get(person_id) if caller.clinic_id else None
+        if person is None:
+            handler._reply(404, {"status": 404})
+        elif not person.get("is_active", True):
+            handler._reply(409, {"status": 409, "detail": "This account is deactivated."})
+        else:
+            code = f"RST{len(self.reset_codes):01d}-AAAA-BBBB-CCCC"
+            self.reset_codes.append((person_id, caller.id, code))
+            handler._reply(
+                201,
+                {
+                    "id": str(uuid.uuid4()),
+                    "user": str(person_id),
+                    "created_at": "2025-02-03T09:00:00Z",
+                    "expires_at": "2025-02-04T09:00:00Z",
+                    "code": code,
+                },
+            )
 
     @staticmethod
     def _page(rows: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:

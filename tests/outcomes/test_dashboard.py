@@ -324,6 +324,54 @@ def test_the_patient_page_charts_the_apis_weekly_numbers_and_is_audited(
     ).exists()
 
 
+def test_a_clinician_gives_a_patient_a_password_reset_code_shown_once(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    patient = _treated(clinic, fake, "Alice Able")
+    client = _signed_in(csrf=True)
+    page = client.get(f"/dashboard/patients/{patient}/").content.decode()
+    assert "Give a password reset code" in page
+
+    refused = client.post(f"/dashboard/patients/{patient}/password-reset/")
+    response = client.post(
+        f"/dashboard/patients/{patient}/password-reset/", {"csrfmiddlewaretoken": _csrf(client)}
+    )
+
+    assert refused.status_code == 403  # no CSRF token: nothing asked of identity
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    [(person, asked_by, code)] = fake.reset_codes
+    assert (person, asked_by) == (patient, fake.accounts[CLINICIAN].user_id)
+    html = response.content.decode()
+    assert f'<output id="reset-code" aria-label="The one-time code">{code}</output>' in html
+    assert "4 Feb 2025, 09:00" in html  # in the clinic's time zone (London, winter)
+    assert "Alice Able" in html
+
+
+def test_no_reset_code_for_a_deactivated_or_unknown_patient(
+    fake: FakeServices, clinic: Clinic, other: Clinic
+) -> None:
+    gone = _treated(clinic, fake, "Dora Dean")
+    fake.add_person(clinic.clinic_id, gone, "Dora Dean", active=False)
+    foreign = _treated(other, fake, "Carol Cross")
+    client = _signed_in(csrf=True)
+    token = {"csrfmiddlewaretoken": _csrf(client)}
+
+    page = client.get(f"/dashboard/patients/{gone}/").content.decode()
+    refused = client.post(f"/dashboard/patients/{gone}/password-reset/", token, follow=True)
+    unknown = client.post(f"/dashboard/patients/{foreign}/password-reset/", token)
+    fake.down.add("identity")
+    down = client.post(
+        f"/dashboard/patients/{_treated(clinic, fake, 'Eve')}/password-reset/", token, follow=True
+    )
+
+    assert "Give a password reset code" not in page
+    assert "This account is deactivated." in refused.content.decode()
+    assert unknown.status_code == 404
+    assert "identity did not answer" in down.content.decode()
+    assert fake.reset_codes == []
+
+
 def test_another_clinics_patient_is_not_found(
     fake: FakeServices, clinic: Clinic, other: Clinic
 ) -> None:

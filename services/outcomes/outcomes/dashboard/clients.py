@@ -1,6 +1,7 @@
 """Reads from identity, diary and reminders on the signed-in clinician's behalf, with their own
 access token: each service applies its own scoping and read log to the clinician, exactly as it
-does for any other client of its API (diary's read log records the clinician reading notes).
+does for any other client of its API (diary's read log records the clinician reading notes). One
+change goes the same way: asking identity for a patient's password reset code.
 
 Tokens come from the web session (shared.auth.backends); they are never logged.
 """
@@ -69,15 +70,24 @@ def _token(request: HttpRequest) -> str:
     return token
 
 
-def _get(
-    request: HttpRequest, service: str, path: str, params: dict[str, Any] | None = None
-) -> Any:
+class ActionRefused(Exception):
+    """The service refused a change the clinician asked for; the message says why."""
+
+
+def _call(
+    request: HttpRequest,
+    service: str,
+    method: str,
+    path: str,
+    params: dict[str, Any] | None = None,
+) -> requests.Response:
     headers = {"Authorization": f"Bearer {_token(request)}", "Accept": "application/json"}
     request_id = current_request_id()
     if request_id:
         headers["X-Request-ID"] = request_id
     try:
-        response = _session().get(
+        response = _session().request(
+            method,
             _base_url(service) + path,
             params=params,
             headers=headers,
@@ -91,11 +101,13 @@ def _get(
         raise ServiceUnavailable(service) from exc
     if response.status_code == 401:
         raise SignInEnded
-    if response.status_code == 404:
-        return None
-    if response.status_code != 200:
+    return response
+
+
+def _body(response: requests.Response, service: str, expected: int) -> Any:
+    if response.status_code != expected:
         logger.warning(
-            "a service refused a dashboard read",
+            "a service refused a dashboard request",
             extra={"service": service, "status": response.status_code},
         )
         raise ServiceUnavailable(service)
@@ -103,6 +115,29 @@ def _get(
         return response.json()
     except ValueError as exc:
         raise ServiceUnavailable(service) from exc
+
+
+def _get(
+    request: HttpRequest, service: str, path: str, params: dict[str, Any] | None = None
+) -> Any:
+    response = _call(request, service, "GET", path, params)
+    if response.status_code == 404:
+        return None
+    return _body(response, service, 200)
+
+
+def _post(request: HttpRequest, service: str, path: str) -> Any:
+    """A change with no body; None when the object is not the clinician's (404)."""
+    response = _call(request, service, "POST", path)
+    if response.status_code == 404:
+        return None
+    if response.status_code in (403, 409):
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = None
+        raise ActionRefused(detail or f"{service} refused this.")
+    return _body(response, service, 201)
 
 
 def _get_all(
@@ -172,6 +207,22 @@ def person(request: HttpRequest, patient_id: uuid.UUID) -> Person | None:
     if not row:
         return None
     return _person({**row, "id": str(patient_id)})
+
+
+@dataclass(frozen=True)
+class ResetCode:
+    code: str
+    expires_at: datetime | None
+
+
+def password_reset_code(request: HttpRequest, patient_id: uuid.UUID) -> ResetCode | None:
+    """A one-time code for the patient to set a new password with: identity issues it (a new
+    one replaces an open one) and records who asked. None when identity does not know the
+    patient in the clinician's clinic."""
+    body = _post(request, "identity", f"/api/identity/v1/users/{patient_id}/password-reset/")
+    if body is None:
+        return None
+    return ResetCode(code=str(body.get("code", "")), expires_at=_when(body.get("expires_at")))
 
 
 # --- reminders ----------------------------------------------------------------------------------

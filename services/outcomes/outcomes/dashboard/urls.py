@@ -11,6 +11,11 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/", views.patient_detail, name="patient"),
     path("patients/<uuid:patient_id>/timeline/", views.patient_timeline, name="patient-timeline"),
     path("patients/<uuid:patient_id>/diary/", views.patient_diary, name="patient-diary"),
+    path(
+        "patients/<uuid:patient_id>/password-reset/",
+        views.patient_password_reset,
+        name="patient-password-reset",
+    ),
     path("flags/", views.flag_inbox, name="flags"),
     path("flags/<uuid:flag_id>/<slug:action>/", views.flag_action, name="flag-action"),
     path("cohort/", views.cohort, name="cohort"),

@@ -212,6 +212,33 @@ def patient_diary(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRespo
 # --- Flags ----------------------------------------------------------------------------------------
 
 
+@require_POST
+@clinician_page
+def patient_password_reset(request: DashboardRequest, patient_id: uuid.UUID) -> HttpResponse:
+    """Ask identity for a one-time code the patient sets a new password with, and show it once
+    (the answer is not stored anywhere, nor cached)."""
+    patient_page = reverse("dashboard:patient", args=[patient_id])
+    try:
+        issued = clients.password_reset_code(request, patient_id)
+        person = clients.person(request, patient_id)
+    except clients.ServiceUnavailable:
+        messages.error(request, "identity did not answer, so no code was made. Try again.")
+        return redirect(patient_page)
+    except clients.ActionRefused as exc:
+        messages.error(request, str(exc))
+        return redirect(patient_page)
+    if issued is None:
+        raise Http404
+    name = (person.name if person else "") or f"Patient {str(patient_id)[:8]}"
+    response = render(
+        request,
+        "dashboard/reset_code.html",
+        {"issued": issued, "name": name, "patient_id": patient_id, "nav": "patients"},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @require_GET
 @clinician_page
 def flag_inbox(request: DashboardRequest) -> HttpResponse:
