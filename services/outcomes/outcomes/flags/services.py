@@ -49,6 +49,17 @@ class _Cause:
     evidence: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class _Score:
+    """An NRS observation as the rules read it: a patient's whole history is loaded per event,
+    so no model instances."""
+
+    source_id: uuid.UUID
+    occurred_at: datetime
+    value: float
+    course_ref: int | None
+
+
 def flags_evaluate_patient(*, patient_id: uuid.UUID, clinic_id: uuid.UUID) -> list[Flag]:
     """Raise every flag the patient's current data calls for; return the newly raised ones."""
     return _raise_new(
@@ -84,11 +95,14 @@ def _clinical_causes(patient_id: uuid.UUID) -> list[_Cause]:
         )
     )
     courses = {c.pk: c for c in Course.objects.filter(patient_id=patient_id)}
-    nrs = list(
-        Observation.objects.filter(
+    nrs = [
+        _Score(*row)
+        for row in Observation.objects.filter(
             patient_id=patient_id, kind=ObservationKind.NRS, deleted=False
-        ).order_by("occurred_at", "id")
-    )
+        )
+        .order_by("occurred_at", "id")
+        .values_list("source_id", "occurred_at", "value", "course_ref")
+    ]
     entries = list(
         Entry.objects.filter(patient_id=patient_id, deleted=False)
         .filter(Q(nsaid=True) | Q(red_flag=True))
@@ -179,8 +193,8 @@ def _nsaid_after_injection(entries: list[Entry], injections: list[Injection]) ->
 
 
 def _first_between(
-    observations: list[Observation], start: datetime, end: datetime | None
-) -> Observation | None:
+    observations: list[_Score], start: datetime, end: datetime | None
+) -> _Score | None:
     for observation in observations:
         if observation.occurred_at >= start and (end is None or observation.occurred_at < end):
             return observation
@@ -192,7 +206,7 @@ def _course_by_uuid(courses: dict[int, Course]) -> dict[uuid.UUID, Course]:
 
 
 def _flare_persisting(
-    injections: list[Injection], courses: dict[int, Course], nrs: list[Observation]
+    injections: list[Injection], courses: dict[int, Course], nrs: list[_Score]
 ) -> list[_Cause]:
     by_uuid = _course_by_uuid(courses)
     causes = []
@@ -229,7 +243,7 @@ def _flare_persisting(
 
 
 def _no_mcid_after_three(
-    injections: list[Injection], courses: dict[int, Course], nrs: list[Observation]
+    injections: list[Injection], courses: dict[int, Course], nrs: list[_Score]
 ) -> list[_Cause]:
     causes = []
     for course in courses.values():

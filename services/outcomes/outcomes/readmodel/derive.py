@@ -186,11 +186,12 @@ def _refresh_batch(ids: list[uuid.UUID], tables: Tables) -> None:
         rows[patient_id].observations.append(
             _Obs(pk, kind, occurred_at, value, course_ref, day, clinic_id, deleted)
         )
-    for patient_id, recorded_at, co_treatments in tables.entry.objects.filter(
-        patient_id__in=ids, deleted=False
-    ).values_list("patient_id", "recorded_at", "co_treatments"):
-        if co_treatments:
-            rows[patient_id].entry_co_treatments.append((recorded_at, list(co_treatments)))
+    for patient_id, recorded_at, co_treatments in (
+        tables.entry.objects.filter(patient_id__in=ids, deleted=False)
+        .exclude(co_treatments=[])  # most entries log none: not read at all
+        .values_list("patient_id", "recorded_at", "co_treatments")
+    ):
+        rows[patient_id].entry_co_treatments.append((recorded_at, list(co_treatments)))
     existing = {c.course_id: c for c in tables.course.objects.filter(patient_id__in=ids)}
     existing_codes: dict[int, set[str]] = defaultdict(set)
     for course_pk, code in tables.co_treatment.objects.filter(
