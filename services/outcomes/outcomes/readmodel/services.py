@@ -91,6 +91,27 @@ def _newer(model: Any, pk_field: str, pk: uuid.UUID, version: datetime) -> bool:
     return held is None or held <= version
 
 
+def _put_newer(
+    model: Any,
+    key: dict[str, Any],
+    values: dict[str, Any],
+    version: datetime,
+    *,
+    values_if_new: dict[str, Any] | None = None,
+) -> bool:
+    """Write the row of ``key`` with ``values`` (``values_if_new`` when there is none yet)
+    unless the table holds a newer version of it; True when written. The caller holds the
+    patient's lock, so nobody else writes the row meanwhile."""
+    held = model.objects.filter(**key).values_list("pk", "version").first()
+    if held is not None and held[1] > version:
+        return False
+    if held is None:
+        model.objects.create(**key, **(values_if_new or values), version=version)
+    else:
+        model.objects.filter(pk=held[0]).update(**values, version=version)
+    return True
+
+
 # The diary spells a dextrose injectate with its concentration: dextrose_25, dextrose_12.5.
 _DEXTROSE = re.compile(r"^dextrose_(\d+(?:\.\d+)?)$")
 
@@ -135,11 +156,9 @@ def injection_apply(
         return set()
     patient_lock(patient_id)
     injection_id = uuid.UUID(data["injection_id"])
-    if not _newer(tables.injection, "injection_id", injection_id, version):
+    key = {"injection_id": injection_id}
+    if not _put_newer(tables.injection, key, {**fields, "deleted": False}, version):
         return set()
-    tables.injection.objects.update_or_create(
-        injection_id=injection_id, defaults={**fields, "deleted": False, "version": version}
-    )
     patients_refresh(patient_ids=[patient_id], tables=tables)
     return _clinics(fields["clinic_id"], _current_clinic(patient_id))
 
@@ -187,26 +206,22 @@ def entry_apply(
         return set()
     patient_lock(patient_id)
     entry_id = uuid.UUID(data["entry_id"])
-    if not _newer(tables.entry, "entry_id", entry_id, version):
-        return set()
     clinic_id = uuid.UUID(data["clinic_id"])
     recorded_at = parse_time(data["recorded_at"])
     nrs = data.get("nrs")
-    tables.entry.objects.update_or_create(
-        entry_id=entry_id,
-        defaults={
-            "patient_id": patient_id,
-            "clinic_id": clinic_id,
-            "recorded_at": recorded_at,
-            "nrs": nrs,
-            "nsaid": bool(data.get("nsaid")),
-            "red_flag": bool(data.get("red_flag")),
-            "side_effects": sorted(set(data.get("side_effects") or [])),
-            "co_treatments": sorted(set(data.get("co_treatments") or [])),
-            "deleted": False,
-            "version": version,
-        },
-    )
+    values = {
+        "patient_id": patient_id,
+        "clinic_id": clinic_id,
+        "recorded_at": recorded_at,
+        "nrs": nrs,
+        "nsaid": bool(data.get("nsaid")),
+        "red_flag": bool(data.get("red_flag")),
+        "side_effects": sorted(set(data.get("side_effects") or [])),
+        "co_treatments": sorted(set(data.get("co_treatments") or [])),
+        "deleted": False,
+    }
+    if not _put_newer(tables.entry, {"entry_id": entry_id}, values, version):
+        return set()
     _observation_put(
         tables,
         source_id=entry_id,
@@ -300,38 +315,15 @@ def _observation_put(
     sections: list[int | None] | None = None,
 ) -> None:
     """Store an observation, or mark it deleted when ``value`` is None (no score any more)."""
-    model = tables.observation
-    held = model.objects.filter(source_id=source_id, kind=kind).first()
-    if held is not None and held.version > version:
-        return
+    key = {"source_id": source_id, "kind": kind}
+    row = {"patient_id": patient_id, "clinic_id": clinic_id, "occurred_at": occurred_at}
     if value is None:
-        if held is None:
-            model.objects.create(
-                source_id=source_id,
-                kind=kind,
-                patient_id=patient_id,
-                clinic_id=clinic_id,
-                occurred_at=occurred_at,
-                value=0.0,
-                deleted=True,
-                version=version,
-            )
-        else:
-            model.objects.filter(pk=held.pk).update(deleted=True, version=version)
-        return
-    model.objects.update_or_create(
-        source_id=source_id,
-        kind=kind,
-        defaults={
-            "patient_id": patient_id,
-            "clinic_id": clinic_id,
-            "occurred_at": occurred_at,
-            "value": value,
-            "sections": sections,
-            "deleted": False,
-            "version": version,
-        },
-    )
+        # A deletion marks the score it deletes; one that arrives first leaves a tombstone.
+        tombstone = {**row, "value": 0.0, "deleted": True}
+        _put_newer(tables.observation, key, {"deleted": True}, version, values_if_new=tombstone)
+    else:
+        values = {**row, "value": value, "sections": sections, "deleted": False}
+        _put_newer(tables.observation, key, values, version)
 
 
 @transaction.atomic
