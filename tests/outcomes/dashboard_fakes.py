@@ -136,17 +136,27 @@ class FakeServices:
         else:
             handler._reply(404, {"status": 404})
 
-    def _reset_code(self, handler: Any, person_id: uuid.UUID) -> None:
-        """identity's answer to a clinician asking for a person's password reset code."""
+    def _caller(self, handler: Any, service: str, read: str | None = None) -> Any:
+        """The bearer token's user (a ``read`` of that path is recorded), or None once the
+        request is answered 401 (no valid token) or 503 (the service is down)."""
         try:
             caller = decode_access_token(
                 handler.headers.get("Authorization", "").removeprefix("Bearer ")
             )
         except InvalidToken:
             handler._reply(401, {"status": 401})
-            return
-        if "identity" in self.down:
+            return None
+        if read is not None:
+            self.reads.append((read, caller.id))
+        if service in self.down:
             handler._reply(503, {"status": 503})
+            return None
+        return caller
+
+    def _reset_code(self, handler: Any, person_id: uuid.UUID) -> None:
+        """identity's answer to a clinician asking for a person's password reset code."""
+        caller = self._caller(handler, "identity")
+        if caller is None:
             return
         person = self.people.get(caller.clinic_id, {}).get(person_id) if caller.clinic_id else None
         if person is None:
@@ -179,16 +189,8 @@ class FakeServices:
         url = urlparse(handler.path)
         query = parse_qs(url.query)
         service = url.path.split("/")[2] if url.path.startswith("/api/") else ""
-        try:
-            caller = decode_access_token(
-                handler.headers.get("Authorization", "").removeprefix("Bearer ")
-            )
-        except InvalidToken:
-            handler._reply(401, {"status": 401})
-            return
-        self.reads.append((url.path, caller.id))
-        if service in self.down:
-            handler._reply(503, {"status": 503})
+        caller = self._caller(handler, service, read=url.path)
+        if caller is None:
             return
         clinic = caller.clinic_id
         people = self.people.get(clinic, {}) if clinic else {}

@@ -4,14 +4,11 @@ guards. Runs in a separate process against a throwaway SQLite file."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlite_script import run_on_sqlite
 
 SCRIPT = r"""
 import json, sys, uuid
@@ -99,22 +96,7 @@ print(json.dumps(out))
 def sqlite_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[uuid.UUID, dict[str, Any]]:
     database = tmp_path_factory.mktemp("sqlite") / "audit.sqlite3"
     actor = uuid.uuid4()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "sharedtest.settings",
-        "DATABASE_URL": f"sqlite:///{database}",
-        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path]),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(actor)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return actor, json.loads(result.stdout.strip().splitlines()[-1])
+    return actor, run_on_sqlite(SCRIPT, database, str(actor))
 
 
 def test_sqlite_records_every_write_with_its_actor(

@@ -4,16 +4,13 @@ are untouched, and the row history records every change with its actor."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sharedtest.models import TrackedNote
+from sqlite_script import run_on_sqlite
 
 from shared.audit.context import audit_context
 from shared.audit.models import HistoryRecord
@@ -88,7 +85,6 @@ import django
 django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
-sys.path.insert(0, sys.argv[1])
 from test_rows_update import _change, _notes, _stored
 from sharedtest.models import TrackedNote
 from shared.db.update import rows_update
@@ -99,22 +95,6 @@ print(json.dumps(_stored(notes)))
 
 
 def test_sqlite_ends_with_the_same_rows(tmp_path: Path) -> None:
-    here = Path(__file__).parent
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "sharedtest.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'rows.sqlite3'}",
-        "PYTHONPATH": os.pathsep.join([str(here), *sys.path]),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", SQLITE_SCRIPT, str(here)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    stored = run_on_sqlite(SQLITE_SCRIPT, tmp_path / "rows.sqlite3")
 
-    assert result.returncode == 0, result.stderr[-3000:]
-    stored = json.loads(result.stdout.strip().splitlines()[-1])
     assert [tuple(row) for row in stored] == EXPECTED

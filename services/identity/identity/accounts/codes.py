@@ -35,3 +35,11 @@ def code_hash(normalised: str) -> str:
     # The code is random with 80 bits, so a fast hash suffices: there is nothing to brute-force
     # offline that would be cheaper than guessing online.
     return hashlib.sha256(normalised.encode("ascii")).hexdigest()
+
+
+def code_issue() -> tuple[str, str]:
+    """A new code as shown to the person, and the hash that is stored."""
+    code = code_new()
+    normalised = code_normalise(code)
+    assert normalised is not None  # noqa: S101 - code_new() makes valid codes
+    return code, code_hash(normalised)

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from identity.accounts.codes import code_hash, code_new, code_normalise
+from identity.accounts.codes import code_hash, code_issue, code_normalise
 from identity.accounts.errors import (
     AccountConflict,
     PasswordResetGone,
@@ -134,12 +134,10 @@ def password_reset_create(
     PasswordReset.objects.filter(user=locked, used_at__isnull=True, revoked_at__isnull=True).update(
         revoked_at=now
     )
-    code = code_new()
-    normalised = code_normalise(code)
-    assert normalised is not None  # noqa: S101 - code_new() makes valid codes
+    code, hashed = code_issue()
     reset = PasswordReset.objects.create(
         user=locked,
-        code_hash=code_hash(normalised),
+        code_hash=hashed,
         created_by_id=actor_id,
         created_at=now,
         expires_at=now + timedelta(seconds=settings.PASSWORD_RESET_SECONDS),

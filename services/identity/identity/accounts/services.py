@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from identity.accounts.codes import code_hash, code_new, code_normalise
+from identity.accounts.codes import code_hash, code_issue, code_normalise
 from identity.accounts.errors import (
     AccountConflict,
     EmailTaken,
@@ -403,9 +403,7 @@ def invitation_create(
     Invitation.objects.filter(
         clinic=clinic, email=email, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=now)
-    code = code_new()
-    normalised = code_normalise(code)
-    assert normalised is not None  # noqa: S101 - code_new() makes valid codes
+    code, hashed = code_issue()
     invitation = Invitation.objects.create(
         clinic=clinic,
         role=role,
@@ -413,7 +411,7 @@ def invitation_create(
         full_name=full_name.strip(),
         sex=sex,
         birth_year=birth_year,
-        code_hash=code_hash(normalised),
+        code_hash=hashed,
         created_by_id=actor_id,
         created_at=now,
         expires_at=now + timedelta(seconds=settings.INVITATION_SECONDS),
