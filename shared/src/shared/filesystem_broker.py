@@ -55,7 +55,8 @@ class Channel(filesystem.Channel):
         if names:
             return names
         now = time.monotonic()
-        if now - self._found_empty.get(queue, -EMPTY_RELIST_SECONDS) < EMPTY_RELIST_SECONDS:
+        found_empty = self._found_empty.get(queue)
+        if found_empty is not None and now - found_empty < EMPTY_RELIST_SECONDS:
             return deque()
         by_queue: dict[str, list[str]] = defaultdict(list)
         for name in os.listdir(self.data_folder_in):
