@@ -283,3 +283,42 @@ def test_a_clinician_gives_a_patient_a_reset_code_that_sets_a_new_password(
         timeout=30,
     )
     assert signed_in.status_code == 200
+
+
+def test_a_clinician_changes_their_password_and_stays_signed_in(demo: Any, tab: Any) -> None:
+    page = tab.page
+    identity = demo.url("identity", "/api/identity/v1/")
+    new = "a-changed-clinic-passphrase"
+    tab.sign_in(demo.url("outcomes", "/dashboard/"), email=SECOND_CLINICIAN)
+    try:
+        page.get_by_role("link", name=SECOND_CLINICIAN).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Change your password")
+        tab.check_accessibility()
+        page.get_by_label("Current password").fill(PASSWORD)
+        page.get_by_label("New password", exact=True).fill(new)
+        page.get_by_label("New password again").fill(new)
+        page.get_by_role("button", name="Change password").click()
+
+        expect(page.get_by_role("status").first).to_contain_text("Your password is changed")
+        expect(page.get_by_role("heading", level=1)).to_have_text("My patients")
+        page.goto(demo.url("outcomes", "/dashboard/flags/"))  # still signed in
+        expect(page.get_by_role("heading", level=1)).to_have_text("Flags inbox")
+        tab.check_no_console_errors()
+        old = requests.post(
+            identity + "auth/token/",
+            json={"email": SECOND_CLINICIAN, "password": PASSWORD},
+            timeout=30,
+        )
+        assert old.status_code == 401
+    finally:
+        # Back to the demo password, for the other tests' sign-ins.
+        signed_in = requests.post(
+            identity + "auth/token/", json={"email": SECOND_CLINICIAN, "password": new}, timeout=30
+        )
+        if signed_in.status_code == 200:
+            requests.post(
+                identity + "me/password/",
+                json={"current_password": new, "new_password": PASSWORD},
+                headers={"Authorization": f"Bearer {signed_in.json()['access']}"},
+                timeout=30,
+            ).raise_for_status()

@@ -49,6 +49,7 @@ class FakeServices:
     # (person id, the caller's user id, code) of every password reset code issued
     reset_codes: list[tuple[uuid.UUID, uuid.UUID, str]] = field(default_factory=list)
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh -> e-mail
+    passwords: dict[str, str] = field(default_factory=dict)  # e-mail -> a changed password
     access_lifetime: timedelta = timedelta(minutes=5)
     down: set[str] = field(default_factory=set)  # services that answer 503
 
@@ -117,7 +118,7 @@ class FakeServices:
     def handle_post(self, handler: Any, path: str, body: dict[str, Any]) -> None:
         if path.endswith("/auth/token/"):
             account = self.accounts.get(body.get("email", ""))
-            if account is None or body.get("password") != PASSWORD:
+            if account is None or body.get("password") != self._password(account):
                 handler._reply(401, {"status": 401})
             else:
                 handler._reply(200, self._pair(account))
@@ -131,6 +132,8 @@ class FakeServices:
             self.logged_out.append(body.get("refresh", ""))
             self.refresh_tokens.pop(body.get("refresh", ""), None)
             handler._reply(204)
+        elif path == "/api/identity/v1/me/password/":
+            self._password_change(handler, body)
         elif path.startswith("/api/identity/v1/users/") and path.endswith("/password-reset/"):
             self._reset_code(handler, uuid.UUID(path.rstrip("/").split("/")[-2]))
         else:
@@ -152,6 +155,31 @@ class FakeServices:
             handler._reply(503, {"status": 503})
             return None
         return caller
+
+    def _password(self, account: Account) -> str:
+        return self.passwords.get(account.email, PASSWORD)
+
+    def _password_change(self, handler: Any, body: dict[str, Any]) -> None:
+        """identity's answer to a person changing their own password: a wrong current one or
+        one shorter than 10 characters is refused; otherwise every sign-in ends and a new
+        pair is handed out."""
+        caller = self._caller(handler, "identity")
+        if caller is None:
+            return
+        account = next(a for a in self.accounts.values() if a.user_id == caller.id)
+        field, message = "", ""
+        if body.get("current_password") != self._password(account):
+            field, message = "current_password", "This is not your current password."
+        elif len(str(body.get("new_password", ""))) < 10:
+            field, message = "new_password", "This password is too short."
+        if field:
+            handler._reply(400, {"status": 400, "errors": [{"field": field, "message": message}]})
+            return
+        self.passwords[account.email] = str(body["new_password"])
+        for refresh, email in list(self.refresh_tokens.items()):
+            if email == account.email:
+                del self.refresh_tokens[refresh]
+        handler._reply(200, self._pair(account))
 
     def _reset_code(self, handler: Any, person_id: uuid.UUID) -> None:
         """identity's answer to a clinician asking for a person's password reset code."""

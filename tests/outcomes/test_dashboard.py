@@ -181,6 +181,44 @@ def test_an_expiring_token_is_refreshed_and_the_page_shown(
     assert client.session["identity_tokens"]["refresh"] != first
 
 
+def test_a_clinician_changes_their_password_and_stays_signed_in(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    client = _signed_in(csrf=True)
+    before = client.session["identity_tokens"]["refresh"]
+    page = client.get("/dashboard/account/password/")
+    assert page.status_code == 200
+
+    def change(current: str, new: str, again: str | None = None) -> Any:
+        return client.post(
+            "/dashboard/account/password/",
+            {
+                "csrfmiddlewaretoken": _csrf(client),
+                "current_password": current,
+                "new_password": new,
+                "new_password_again": new if again is None else again,
+            },
+        )
+
+    mistyped = change(PASSWORD, "a-new-clinic-passphrase", "a-new-clinic-passphrase!")
+    wrong = change("not-the-password", "a-new-clinic-passphrase")
+    short = change(PASSWORD, "short")
+    done = change(PASSWORD, "a-new-clinic-passphrase")
+
+    assert "The two new passwords are not the same." in mistyped.content.decode()
+    assert "This is not your current password." in wrong.content.decode()
+    assert "This password is too short." in short.content.decode()
+    assert PASSWORD not in wrong.content.decode()  # a password is never sent back
+    assert done.status_code == 302
+    assert fake.passwords == {CLINICIAN: "a-new-clinic-passphrase"}
+    after = client.session["identity_tokens"]["refresh"]
+    assert before not in fake.refresh_tokens  # the old sign-in ended at identity
+    assert fake.refresh_tokens.get(after) == CLINICIAN  # this session holds the new one
+    listed = client.get("/dashboard/", follow=True)
+    assert "Your password is changed." in listed.content.decode()
+    assert listed.redirect_chain == []
+
+
 # --- My patients ----------------------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from shared.auth.backends import (
     IdentityUnavailable,
     session_access_token,
     session_principal,
+    session_tokens_replace,
 )
 from shared.testing.tokens import access_token
 
@@ -227,6 +228,25 @@ def test_a_request_that_loaded_the_spent_pair_takes_the_refreshed_one(
     assert spent not in identity.live_refresh
     assert session_access_token(slow) == token
     assert identity.refreshed == [spent]
+
+
+@pytest.mark.django_db
+def test_a_pair_identity_answered_to_a_change_replaces_the_sessions_own(
+    identity: IdentityTokenEndpoint,
+) -> None:
+    client = _signed_in(identity)
+    new_access = access_token(
+        ADMIN_ID, roles=("clinic_admin",), clinic_id=CLINIC, email="clinicadmin@demo.example"
+    )
+
+    unusable = session_tokens_replace(_request(client), {"access": "not-a-token", "refresh": "x"})
+    kept = session_tokens_replace(_request(client), {"access": new_access, "refresh": "r-2"})
+
+    assert not unusable
+    assert kept
+    assert client.session[SESSION_TOKENS_KEY]["refresh"] == "r-2"
+    assert session_access_token(_request(client)) == new_access
+    assert session_principal(_request(client)) is not None
 
 
 @pytest.mark.django_db

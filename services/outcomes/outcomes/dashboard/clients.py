@@ -20,7 +20,11 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
-from shared.auth.backends import IdentityUnavailable, session_access_token
+from shared.auth.backends import (
+    IdentityUnavailable,
+    session_access_token,
+    session_tokens_replace,
+)
 from shared.observability.context import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -80,6 +84,7 @@ def _call(
     method: str,
     path: str,
     params: dict[str, Any] | None = None,
+    body: dict[str, Any] | None = None,
 ) -> requests.Response:
     headers = {"Authorization": f"Bearer {_token(request)}", "Accept": "application/json"}
     request_id = current_request_id()
@@ -90,6 +95,7 @@ def _call(
             method,
             _base_url(service) + path,
             params=params,
+            json=body,
             headers=headers,
             timeout=settings.DASHBOARD_SERVICE_TIMEOUT,
         )
@@ -223,6 +229,42 @@ def password_reset_code(request: HttpRequest, patient_id: uuid.UUID) -> ResetCod
     if body is None:
         return None
     return ResetCode(code=str(body.get("code", "")), expires_at=_when(body.get("expires_at")))
+
+
+class PasswordRefused(Exception):
+    """identity refused a password change: the messages by field."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("password change refused")
+        self.errors = errors
+
+
+def password_change(request: HttpRequest, *, current_password: str, new_password: str) -> None:
+    """Change the signed-in person's own password at identity. Every other sign-in of theirs
+    ends; this web session goes on with the new tokens identity answers."""
+    response = _call(
+        request,
+        "identity",
+        "POST",
+        "/api/identity/v1/me/password/",
+        body={"current_password": current_password, "new_password": new_password},
+    )
+    if response.status_code == 429:
+        minutes = max(1, -(-int(response.headers.get("Retry-After", "60")) // 60))
+        raise PasswordRefused(
+            {"current_password": [f"Too many wrong attempts. Try again in {minutes} minutes."]}
+        )
+    if response.status_code == 400:
+        errors: dict[str, list[str]] = {}
+        try:
+            listed = response.json().get("errors") or []
+        except ValueError:
+            listed = []
+        for error in listed:
+            errors.setdefault(str(error.get("field", "")), []).append(str(error.get("message")))
+        raise PasswordRefused(errors or {"": ["identity refused this password."]})
+    if not session_tokens_replace(request, _body(response, "identity", 200)):
+        raise ServiceUnavailable("identity")
 
 
 # --- reminders ----------------------------------------------------------------------------------

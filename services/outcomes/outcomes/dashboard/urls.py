@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.patient_list, name="patients"),
     path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", views.sign_out, name="logout"),
+    path("account/password/", views.account_password, name="account-password"),
     path("patients/<uuid:patient_id>/", views.patient_detail, name="patient"),
     path("patients/<uuid:patient_id>/timeline/", views.patient_timeline, name="patient-timeline"),
     path("patients/<uuid:patient_id>/diary/", views.patient_diary, name="patient-diary"),

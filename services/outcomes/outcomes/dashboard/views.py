@@ -18,12 +18,12 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from outcomes.analytics.serializers import CohortQuerySerializer
 from outcomes.dashboard import clients, selectors, services
 from outcomes.dashboard.access import DashboardRequest, clinician_page
-from outcomes.dashboard.forms import ExportForm, SignInForm
+from outcomes.dashboard.forms import ExportForm, PasswordChangeForm, SignInForm
 from outcomes.dashboard.models import Export, ExportFormat, ExportStatus
 from outcomes.flags import services as flag_services
 from outcomes.flags.models import Flag, FlagKind, FlagStatus
@@ -55,6 +55,35 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     logout(request)  # also ends the sign-in at identity (shared.auth.backends)
     messages.info(request, "You have signed out.")
     return redirect("dashboard:login")
+
+
+@require_http_methods(["GET", "POST"])
+@clinician_page
+def account_password(request: DashboardRequest) -> HttpResponse:
+    """The signed-in person changes their own password (at identity)."""
+    form = PasswordChangeForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        try:
+            clients.password_change(
+                request,
+                current_password=form.cleaned_data["current_password"],
+                new_password=form.cleaned_data["new_password"],
+            )
+        except clients.PasswordRefused as exc:
+            for field, errors in exc.errors.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        except clients.ServiceUnavailable:
+            form.add_error(
+                None, "identity did not answer, so your password is unchanged. Try again."
+            )
+        else:
+            messages.success(
+                request,
+                "Your password is changed. Elsewhere you were signed in, sign in again with it.",
+            )
+            return redirect("dashboard:patients")
+    return render(request, "dashboard/account_password.html", {"form": form, "nav": ""})
 
 
 # --- My patients ----------------------------------------------------------------------------------

@@ -92,6 +92,13 @@ def _tokens_data(grant: _Grant) -> dict[str, Any]:
 def _grant_from(response: requests.Response) -> _Grant | None:
     try:
         body = response.json()
+    except ValueError:
+        body = None
+    return _grant_from_body(body)
+
+
+def _grant_from_body(body: Any) -> _Grant | None:
+    try:
         principal = decode_access_token(body["access"])
         refresh = str(body["refresh"])
     except (InvalidToken, KeyError, TypeError, ValueError):
@@ -273,6 +280,19 @@ def session_access_token(request: HttpRequest) -> str | None:
         # concurrent request of this session must find the new one.
         session.save()
         return grant.access
+
+
+def session_tokens_replace(request: HttpRequest, body: Any) -> bool:
+    """Keep in the session the token pair identity answered to a change made with the session's
+    own access token: a new password ends every sign-in of the person, this session's included,
+    and hands the device that changed it a new pair. False when ``body`` holds no usable pair."""
+    grant = _grant_from_body(body)
+    if grant is None:
+        return False
+    request.session[SESSION_TOKENS_KEY] = _tokens_data(grant)
+    request.session[SESSION_PRINCIPAL_KEY] = _principal_data(grant.principal)
+    request.session.save()
+    return True
 
 
 def _refreshed(refresh: str) -> _Grant | None:
