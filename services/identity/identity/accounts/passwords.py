@@ -30,6 +30,7 @@ from identity.accounts.errors import (
     RoleNotAllowed,
 )
 from identity.accounts.models import MembershipRole, PasswordReset, User
+from identity.accounts.selectors import user_is_patient
 from identity.authn import lockout
 from identity.authn.errors import TooManyAttempts
 from identity.authn.services import TokenPair, refresh_tokens_revoke_for_user, token_pair_issue
@@ -54,17 +55,27 @@ def password_validate(password: str, user: User, *, field: str = "password") -> 
         raise ValidationError({field: list(exc.messages)}) from None
 
 
-def _password_set(user: User, password: str) -> None:
-    """Store the new password and end every sign-in of the account (``user`` is locked)."""
+def _subject(user: User) -> uuid.UUID | None:
+    """The account as the audit trail's patient subject, when it is a patient's."""
+    return user.id if user_is_patient(user) else None
+
+
+def _password_replaced(user: User, password: str, *, client_address: str, action: str) -> TokenPair:
+    """Store the new password (``user`` is locked), end every sign-in of the account, record
+    it, and sign in the device that made the change."""
     user.set_password(password)
     user.save(update_fields=["password", "updated_at"])
     refresh_tokens_revoke_for_user(user=user)
-
-
-def _subject(user: User) -> uuid.UUID | None:
-    """The account as the audit trail's patient subject, when it is a patient's."""
-    is_patient = user.memberships.filter(role=MembershipRole.PATIENT).exists()
-    return user.id if is_patient else None
+    lockout.login_success_record(email=user.email, address=client_address)
+    audit_record(
+        actor_id=user.id,
+        action=action,
+        target_type="user",
+        target_id=user.id,
+        subject_patient_id=_subject(user),
+        changed_fields=("password",),
+    )
+    return token_pair_issue(user=user)
 
 
 # --- Changing one's own -----------------------------------------------------------------------
@@ -90,17 +101,9 @@ def password_change(
     if new_password == current_password:
         raise ValidationError({"new_password": ["Choose a password other than the current one."]})
     password_validate(new_password, locked, field="new_password")
-    _password_set(locked, new_password)
-    lockout.login_success_record(email=locked.email, address=client_address)
-    audit_record(
-        actor_id=locked.id,
-        action="user.password_change",
-        target_type="user",
-        target_id=locked.id,
-        subject_patient_id=_subject(locked),
-        changed_fields=("password",),
+    return _password_replaced(
+        locked, new_password, client_address=client_address, action="user.password_change"
     )
-    return token_pair_issue(user=locked)
 
 
 # --- A code from the clinic ---------------------------------------------------------------------
@@ -191,16 +194,8 @@ def password_reset_redeem(*, code: str, password: str, client_address: str) -> T
         _code_failure(client_address)
         raise PasswordResetGone("withdrawn")
     password_validate(password, user)
-    _password_set(user, password)
     reset.used_at = now
     reset.save(update_fields=["used_at"])
-    lockout.login_success_record(email=user.email, address=client_address)
-    audit_record(
-        actor_id=user.id,
-        action="user.password_reset",
-        target_type="user",
-        target_id=user.id,
-        subject_patient_id=_subject(user),
-        changed_fields=("password",),
+    return _password_replaced(
+        user, password, client_address=client_address, action="user.password_reset"
     )
-    return token_pair_issue(user=user)
