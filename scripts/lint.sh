@@ -17,4 +17,13 @@ for target in shared:shared/src:sharedtest.settings identity:services/identity:i
   MYPYPATH="$PWD/tests/shared:$PWD/$path" PYTHONPATH="$PWD/tests/shared" DJANGO_SETTINGS_MODULE=$settings \
     .venv/bin/mypy --config-file pyproject.toml "$path" || status=1
 done
+# Every model change has its migration.
+for name in identity diary reminders outcomes; do
+  echo "migrations: $name"
+  (cd "services/$name" && DJANGO_SETTINGS_MODULE=$name.settings \
+    ../../.venv/bin/python -m django makemigrations --check --dry-run >/dev/null) || {
+    echo "$name: a model change has no migration (manage.py makemigrations $name)"
+    status=1
+  }
+done
 exit $status
