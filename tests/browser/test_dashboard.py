@@ -6,7 +6,11 @@ axe-core (no serious or critical violation) and must log no console error."""
 from __future__ import annotations
 
 import re
+import time
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -322,3 +326,103 @@ def test_a_clinician_changes_their_password_and_stays_signed_in(demo: Any, tab: 
                 headers={"Authorization": f"Bearer {signed_in.json()['access']}"},
                 timeout=30,
             ).raise_for_status()
+
+
+def _until(check: Any, seconds: float = 90.0) -> Any:
+    """``check()`` again every half second until it gives something (the services take in each
+    other's events in the background), at most ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def test_a_clinician_invites_a_patient_and_records_their_first_injection(
+    demo: Any, tab: Any
+) -> None:
+    page = tab.page
+    identity = demo.url("identity", "/api/identity/v1/")
+    email = f"nora.newcome.{uuid.uuid4().hex[:8]}@example.org"
+    zone = ZoneInfo(demo.api("identity", "me/")["clinic_timezone"])
+    given = (datetime.now(zone) - timedelta(days=1)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+
+    tab.sign_in(demo.url("outcomes", "/dashboard/"))
+    page.get_by_role("link", name="Invite a patient").click()
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Full name").fill("Nora Newcome")
+    page.get_by_label("Sex").select_option("female")
+    page.get_by_label("Year of birth").fill("1968")
+    tab.screenshot("invite-form")
+    page.get_by_role("button", name="Invite and show the code").click()
+    code = page.locator("#invitation-code").inner_text()
+    tab.screenshot("invitation-code")
+    tab.check_accessibility()
+
+    # The patient accepts on their phone.
+    accepted = requests.post(
+        identity + "invitations/accept/",
+        json={"code": code, "password": "a-new-patient-passphrase", "timezone": "Europe/London"},
+        timeout=30,
+    )
+    assert accepted.status_code == 201, accepted.text
+    me = requests.get(
+        identity + "me/",
+        headers={"Authorization": f"Bearer {accepted.json()['access']}"},
+        timeout=30,
+    ).json()
+    assert me["email"] == email
+
+    # The clinician finds them on their list once outcomes has taken in the enrolment.
+    def listed() -> bool:
+        page.goto(demo.url("outcomes", "/dashboard/?q=Nora+Newcome"))
+        return page.get_by_role("link", name="Nora Newcome").count() == 1
+
+    assert _until(listed), "the new patient never showed on the clinician's list"
+    page.get_by_role("link", name="Nora Newcome").click()
+    page.get_by_role("link", name="Record an injection").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Record an injection for Nora Newcome"
+    )
+    tab.check_accessibility()
+    page.get_by_label("Given at").fill(given.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Site", exact=True).select_option("sij_intra_articular")
+    page.get_by_label("Side", exact=True).select_option("right")
+    page.get_by_label("Solution").select_option("dextrose")
+    page.get_by_label("Dextrose concentration (%)").fill("15")
+    page.get_by_label("Image guidance").select_option("fluoroscopy")
+    page.get_by_label("Physiotherapy").check()
+    tab.screenshot("injection-form")
+    page.get_by_role("button", name="Record the injection").click()
+
+    expect(page.get_by_role("status").first).to_contain_text("injection 1 of its course")
+    [injection] = demo.api("diary", f"patients/{me['id']}/injections/")["results"]
+    assert datetime.fromisoformat(injection["performed_at"]) == given
+    assert (injection["site"], injection["laterality"], injection["solution"]) == (
+        "sij_intra_articular",
+        "right",
+        "dextrose",
+    )
+    assert (injection["dextrose_percent"], injection["guidance"]) == (15.0, "fluoroscopy")
+    assert injection["co_treatments"] == ["physiotherapy"]
+    assert injection["verified"] is True
+    assert injection["recorded_by_role"] == "clinician"
+
+    # reminders plans the prompts after it, and outcomes puts it on the patient's page.
+    def planned_and_shown() -> bool:
+        page.reload()
+        next_prompt = page.locator('[data-field="next_prompt"]').inner_text()
+        timeline = page.locator("#timeline-table")
+        return (
+            "none planned" not in next_prompt
+            and timeline.count() == 1
+            and (given.strftime("%-d %b %Y, %H:%M") in timeline.inner_text())
+        )
+
+    assert _until(planned_and_shown), "no prompt planned or no injection on the timeline"
+    tab.screenshot("injection-recorded")
+    tab.check_accessibility()
+    tab.check_no_console_errors()

@@ -1,5 +1,6 @@
 """identity, diary and reminders as the dashboard sees them, on one real local port: sign-in and
-token endpoints, the clinic's patients, next prompts, prompt timelines and diary entries. Every
+token endpoints, the clinic's patients, invitations, next prompts, prompt timelines, diary entries
+and injections recorded. Every
 call is checked against the bearer token (scoped to its clinic, 404 outside it) and recorded, so a
 test can say whose token read what."""
 
@@ -48,6 +49,12 @@ class FakeServices:
     logged_out: list[str] = field(default_factory=list)
     # (person id, the caller's user id, code) of every password reset code issued
     reset_codes: list[tuple[uuid.UUID, uuid.UUID, str]] = field(default_factory=list)
+    # invitation id -> the invitation as identity answers it, with "clinic" and "code"
+    invitations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # injection id -> (patient id, the caller's user id, the body diary was sent)
+    injections: dict[str, tuple[uuid.UUID, uuid.UUID, dict[str, Any]]] = field(default_factory=dict)
+    # When set, diary refuses an injection with these errors (400).
+    injection_errors: list[dict[str, str]] = field(default_factory=list)
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh -> e-mail
     passwords: dict[str, str] = field(default_factory=dict)  # e-mail -> a changed password
     access_lifetime: timedelta = timedelta(minutes=5)
@@ -136,6 +143,12 @@ class FakeServices:
             self._password_change(handler, body)
         elif path.startswith("/api/identity/v1/users/") and path.endswith("/password-reset/"):
             self._reset_code(handler, uuid.UUID(path.rstrip("/").split("/")[-2]))
+        elif path == "/api/identity/v1/invitations/":
+            self._invite(handler, body)
+        elif path.startswith("/api/identity/v1/invitations/") and path.endswith("/revoke/"):
+            self._withdraw(handler, path.rstrip("/").split("/")[-2])
+        elif path.startswith("/api/diary/v1/patients/") and path.endswith("/injections/"):
+            self._injection(handler, uuid.UUID(path.rstrip("/").split("/")[-2]), body)
         else:
             handler._reply(404, {"status": 404})
 
@@ -205,6 +218,69 @@ class FakeServices:
                 },
             )
 
+    def _invite(self, handler: Any, body: dict[str, Any]) -> None:
+        """identity's answer to a clinician inviting a patient to their clinic."""
+        caller = self._caller(handler, "identity")
+        if caller is None:
+            return
+        taken = {person["email"] for people in self.people.values() for person in people.values()}
+        if body.get("email") in taken:
+            detail = "An account with this e-mail address exists already."
+            handler._reply(409, {"status": 409, "detail": detail})
+            return
+        for invitation in self.invitations.values():  # a new one replaces an open one
+            if invitation["email"] == body.get("email"):
+                invitation["state"] = "revoked"
+        invitation_id = str(uuid.uuid4())
+        self.invitations[invitation_id] = {
+            "id": invitation_id,
+            "clinic": str(caller.clinic_id),
+            "role": body.get("role"),
+            "email": body.get("email"),
+            "full_name": body.get("full_name", ""),
+            "sex": body.get("sex"),
+            "birth_year": body.get("birth_year"),
+            "created_at": "2025-02-03T09:00:00Z",
+            "expires_at": "2025-02-17T09:00:00Z",
+            "state": "pending",
+            "code": f"INV{len(self.invitations)}-AAAA-BBBB-CCCC",
+        }
+        handler._reply(201, self.invitations[invitation_id])
+
+    def _withdraw(self, handler: Any, invitation_id: str) -> None:
+        caller = self._caller(handler, "identity")
+        if caller is None:
+            return
+        invitation = self.invitations.get(invitation_id)
+        if invitation is None or invitation["clinic"] != str(caller.clinic_id):
+            handler._reply(404, {"status": 404})
+            return
+        invitation["state"] = "revoked"
+        handler._reply(200, {k: v for k, v in invitation.items() if k != "code"})
+
+    def _injection(self, handler: Any, patient_id: uuid.UUID, body: dict[str, Any]) -> None:
+        """diary's answer to a clinician recording an injection: a repeat of the same id and
+        body is answered 200 with the stored one, the same id with another body 409."""
+        caller = self._caller(handler, "diary")
+        if caller is None:
+            return
+        if caller.clinic_id is None or patient_id not in self.people.get(caller.clinic_id, {}):
+            handler._reply(404, {"status": 404})
+            return
+        if self.injection_errors:
+            handler._reply(400, {"status": 400, "errors": self.injection_errors})
+            return
+        stored = self.injections.get(body["id"])
+        if stored is not None and stored[2] != body:
+            detail = "An injection with this id exists with other content."
+            handler._reply(409, {"status": 409, "detail": detail})
+            return
+        if stored is None:
+            self.injections[body["id"]] = (patient_id, caller.id, body)
+        number = sum(1 for p, _, _ in self.injections.values() if p == patient_id)
+        answer = {**body, "patient_id": str(patient_id), "number_in_course": number}
+        handler._reply(201 if stored is None else 200, answer)
+
     @staticmethod
     def _page(rows: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
         size = int(query.get("page_size", ["50"])[0])
@@ -234,6 +310,14 @@ class FakeServices:
                     "clinic_timezone": info.timezone if info else None,
                 },
             )
+        elif url.path == "/api/identity/v1/invitations/":
+            rows = [
+                {k: v for k, v in row.items() if k != "code"}
+                for row in reversed(self.invitations.values())
+                if row["clinic"] == str(clinic)
+                and (query.get("state") != ["pending"] or row["state"] == "pending")
+            ]
+            handler._reply(200, self._page(rows, query))
         elif url.path == "/api/identity/v1/patients/":
             rows = [{"id": str(pid), **person} for pid, person in sorted(people.items(), key=str)]
             handler._reply(200, self._page(rows, query))

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from dashboard_fakes import PASSWORD, ClinicInfo, FakeServices
+from dashboard_client import CLINICIAN, OTHER_CLINICIAN, csrf, signed_in, treated_patient
+from dashboard_fakes import PASSWORD, FakeServices
 from django.conf import LazySettings
 from django.test import Client
 from helpers import T0, BulkCourse, Clinic, bulk_cohort, clinician_client
@@ -25,69 +25,6 @@ from shared.audit.models import AuditEntry
 pytestmark = pytest.mark.django_db
 
 API = "/api/outcomes/v1"
-CLINICIAN = "clinician@clinic.example"
-OTHER_CLINICIAN = "clinician@other.example"
-
-
-@pytest.fixture
-def fake(settings: LazySettings) -> Iterator[FakeServices]:
-    services = FakeServices()
-    settings.IDENTITY_URL = services.url
-    settings.DIARY_URL = services.url
-    settings.REMINDERS_URL = services.url
-    yield services
-    services.close()
-
-
-@pytest.fixture
-def clinic(fake: FakeServices) -> Clinic:
-    clinic = Clinic()
-    fake.clinics[clinic.clinic_id] = ClinicInfo("Harbour Spine Clinic", "Europe/London")
-    fake.add_account(CLINICIAN, ("clinician",), clinic.clinic_id)
-    return clinic
-
-
-@pytest.fixture
-def other(fake: FakeServices) -> Clinic:
-    other = Clinic()
-    fake.clinics[other.clinic_id] = ClinicInfo("Hill Clinic", "America/New_York")
-    fake.add_account(OTHER_CLINICIAN, ("clinician",), other.clinic_id)
-    return other
-
-
-def _treated(
-    clinic: Clinic,
-    fake: FakeServices,
-    name: str,
-    baseline: int = 8,
-    later: tuple[int, ...] = (6, 4),
-) -> uuid.UUID:
-    patient = clinic.enrol()
-    fake.add_person(clinic.clinic_id, patient, name)
-    clinic.log(patient, T0 - timedelta(days=1), baseline)
-    clinic.inject(patient, T0)
-    for week, score in enumerate(later, start=1):
-        clinic.log(patient, T0 + timedelta(days=7 * week), score)
-    return patient
-
-
-def _signed_in(email: str = CLINICIAN, *, csrf: bool = False) -> Client:
-    client = Client(enforce_csrf_checks=csrf)
-    if csrf:
-        client.get("/dashboard/login/")
-        token = client.cookies["outcomes_csrftoken"].value
-        response = client.post(
-            "/dashboard/login/",
-            {"username": email, "password": PASSWORD, "csrfmiddlewaretoken": token},
-        )
-    else:
-        response = client.post("/dashboard/login/", {"username": email, "password": PASSWORD})
-    assert response.status_code == 302, response.content[:500]
-    return client
-
-
-def _csrf(client: Client) -> str:
-    return client.cookies["outcomes_csrftoken"].value
 
 
 def _json_script(html: str, element_id: str) -> Any:
@@ -134,8 +71,8 @@ def test_only_clinicians_see_the_dashboard(
     fake: FakeServices, clinic: Clinic, roles: tuple[str, ...]
 ) -> None:
     fake.add_account("someone@clinic.example", roles, clinic.clinic_id)
-    _treated(clinic, fake, "Alice Able")
-    client = _signed_in("someone@clinic.example")
+    treated_patient(clinic, fake, "Alice Able")
+    client = signed_in("someone@clinic.example")
 
     response = client.get("/dashboard/")
 
@@ -145,10 +82,10 @@ def test_only_clinicians_see_the_dashboard(
 
 
 def test_sign_out_ends_the_sign_in_at_identity(fake: FakeServices, clinic: Clinic) -> None:
-    client = _signed_in(csrf=True)
+    client = signed_in(csrf=True)
     refresh = client.session["identity_tokens"]["refresh"]
 
-    response = client.post("/dashboard/logout/", {"csrfmiddlewaretoken": _csrf(client)})
+    response = client.post("/dashboard/logout/", {"csrfmiddlewaretoken": csrf(client)})
 
     assert response.status_code == 302
     assert fake.logged_out == [refresh]
@@ -159,7 +96,7 @@ def test_an_ended_sign_in_sends_the_clinician_back_to_sign_in(
     fake: FakeServices, clinic: Clinic
 ) -> None:
     fake.access_lifetime = timedelta(seconds=5)  # due for a refresh at once
-    client = _signed_in()
+    client = signed_in()
     fake.refresh_tokens.clear()  # e.g. the account was deactivated
 
     response = client.get("/dashboard/")
@@ -172,7 +109,7 @@ def test_an_expiring_token_is_refreshed_and_the_page_shown(
     fake: FakeServices, clinic: Clinic
 ) -> None:
     fake.access_lifetime = timedelta(seconds=5)
-    client = _signed_in()
+    client = signed_in()
     first = client.session["identity_tokens"]["refresh"]
 
     response = client.get("/dashboard/")
@@ -184,7 +121,7 @@ def test_an_expiring_token_is_refreshed_and_the_page_shown(
 def test_a_clinician_changes_their_password_and_stays_signed_in(
     fake: FakeServices, clinic: Clinic
 ) -> None:
-    client = _signed_in(csrf=True)
+    client = signed_in(csrf=True)
     before = client.session["identity_tokens"]["refresh"]
     page = client.get("/dashboard/account/password/")
     assert page.status_code == 200
@@ -193,7 +130,7 @@ def test_a_clinician_changes_their_password_and_stays_signed_in(
         return client.post(
             "/dashboard/account/password/",
             {
-                "csrfmiddlewaretoken": _csrf(client),
+                "csrfmiddlewaretoken": csrf(client),
                 "current_password": current,
                 "new_password": new,
                 "new_password_again": new if again is None else again,
@@ -225,18 +162,18 @@ def test_a_clinician_changes_their_password_and_stays_signed_in(
 def test_clinician_sees_only_their_clinics_patients_with_the_apis_numbers(
     fake: FakeServices, clinic: Clinic, other: Clinic
 ) -> None:
-    treated = _treated(clinic, fake, "Alice Able", baseline=8, later=(6, 4))
+    treated = treated_patient(clinic, fake, "Alice Able", baseline=8, later=(6, 4))
     clinic.prompt(treated, T0 + timedelta(days=1), answered=True)
     clinic.prompt(treated, T0 + timedelta(days=3), answered=False)
     quiet = clinic.enrol()
     fake.add_person(clinic.clinic_id, quiet, "Bob Baker")
-    foreign = _treated(other, fake, "Carol Cross")
+    foreign = treated_patient(other, fake, "Carol Cross")
     fake.next_prompts[treated] = {
         "next_prompt_at": "2025-02-03T09:00:00Z",
         "kind": "flare",
         "instrument": "nrs",
     }
-    client = _signed_in()
+    client = signed_in()
 
     response = client.get("/dashboard/")
 
@@ -265,9 +202,9 @@ def test_clinician_sees_only_their_clinics_patients_with_the_apis_numbers(
 
 
 def test_search_and_sort(fake: FakeServices, clinic: Clinic) -> None:
-    high = _treated(clinic, fake, "Alice Able", baseline=8, later=(7,))
-    low = _treated(clinic, fake, "Bob Baker", baseline=8, later=(2,))
-    client = _signed_in()
+    high = treated_patient(clinic, fake, "Alice Able", baseline=8, later=(7,))
+    low = treated_patient(clinic, fake, "Bob Baker", baseline=8, later=(2,))
+    client = signed_in()
 
     found = client.get("/dashboard/?q=baker").content.decode()
     assert "Bob Baker" in found
@@ -280,23 +217,23 @@ def test_search_and_sort(fake: FakeServices, clinic: Clinic) -> None:
 
 
 def test_times_are_in_the_clinics_time_zone(fake: FakeServices, other: Clinic) -> None:
-    patient = _treated(other, fake, "Carol Cross")
+    patient = treated_patient(other, fake, "Carol Cross")
     fake.next_prompts[patient] = {
         "next_prompt_at": "2025-07-01T13:30:00Z",
         "kind": "horizon",
         "instrument": "odi",
     }
-    html = _signed_in(OTHER_CLINICIAN).get("/dashboard/").content.decode()
+    html = signed_in(OTHER_CLINICIAN).get("/dashboard/").content.decode()
 
     assert "1 Jul 2025, 09:30" in html  # New York, summer time
     assert "America/New_York" in html
 
 
 def test_the_list_still_shows_when_reminders_is_down(fake: FakeServices, clinic: Clinic) -> None:
-    _treated(clinic, fake, "Alice Able")
+    treated_patient(clinic, fake, "Alice Able")
     fake.down.add("reminders")
 
-    response = _signed_in().get("/dashboard/")
+    response = signed_in().get("/dashboard/")
 
     assert response.status_code == 200
     assert b"Alice Able" in response.content
@@ -308,8 +245,8 @@ def test_a_deactivated_patient_is_marked_in_the_list_on_their_page_and_in_the_fl
 ) -> None:
     gone, flag = _red_flag(clinic, fake, "Dora Dean")
     fake.add_person(clinic.clinic_id, gone, "Dora Dean", active=False)
-    still = _treated(clinic, fake, "Alice Able")
-    client = _signed_in()
+    still = treated_patient(clinic, fake, "Alice Able")
+    client = signed_in()
 
     listed = client.get("/dashboard/").content.decode()
     patient_page = client.get(f"/dashboard/patients/{gone}/").content.decode()
@@ -334,14 +271,14 @@ def test_a_deactivated_patient_is_marked_in_the_list_on_their_page_and_in_the_fl
 def test_the_patient_page_charts_the_apis_weekly_numbers_and_is_audited(
     fake: FakeServices, clinic: Clinic
 ) -> None:
-    patient = _treated(clinic, fake, "Alice Able", baseline=8, later=(9, 6, 4))
+    patient = treated_patient(clinic, fake, "Alice Able", baseline=8, later=(9, 6, 4))
     clinic.questionnaire(patient, T0 + timedelta(days=20), "pgic", 2)
     fake.next_prompts[patient] = {
         "next_prompt_at": "2025-02-17T10:00:00Z",
         "kind": "flare",
         "instrument": "nrs",
     }
-    client = _signed_in()
+    client = signed_in()
 
     response = client.get(f"/dashboard/patients/{patient}/")
 
@@ -365,14 +302,14 @@ def test_the_patient_page_charts_the_apis_weekly_numbers_and_is_audited(
 def test_a_clinician_gives_a_patient_a_password_reset_code_shown_once(
     fake: FakeServices, clinic: Clinic
 ) -> None:
-    patient = _treated(clinic, fake, "Alice Able")
-    client = _signed_in(csrf=True)
+    patient = treated_patient(clinic, fake, "Alice Able")
+    client = signed_in(csrf=True)
     page = client.get(f"/dashboard/patients/{patient}/").content.decode()
     assert "Give a password reset code" in page
 
     refused = client.post(f"/dashboard/patients/{patient}/password-reset/")
     response = client.post(
-        f"/dashboard/patients/{patient}/password-reset/", {"csrfmiddlewaretoken": _csrf(client)}
+        f"/dashboard/patients/{patient}/password-reset/", {"csrfmiddlewaretoken": csrf(client)}
     )
 
     assert refused.status_code == 403  # no CSRF token: nothing asked of identity
@@ -389,18 +326,20 @@ def test_a_clinician_gives_a_patient_a_password_reset_code_shown_once(
 def test_no_reset_code_for_a_deactivated_or_unknown_patient(
     fake: FakeServices, clinic: Clinic, other: Clinic
 ) -> None:
-    gone = _treated(clinic, fake, "Dora Dean")
+    gone = treated_patient(clinic, fake, "Dora Dean")
     fake.add_person(clinic.clinic_id, gone, "Dora Dean", active=False)
-    foreign = _treated(other, fake, "Carol Cross")
-    client = _signed_in(csrf=True)
-    token = {"csrfmiddlewaretoken": _csrf(client)}
+    foreign = treated_patient(other, fake, "Carol Cross")
+    client = signed_in(csrf=True)
+    token = {"csrfmiddlewaretoken": csrf(client)}
 
     page = client.get(f"/dashboard/patients/{gone}/").content.decode()
     refused = client.post(f"/dashboard/patients/{gone}/password-reset/", token, follow=True)
     unknown = client.post(f"/dashboard/patients/{foreign}/password-reset/", token)
     fake.down.add("identity")
     down = client.post(
-        f"/dashboard/patients/{_treated(clinic, fake, 'Eve')}/password-reset/", token, follow=True
+        f"/dashboard/patients/{treated_patient(clinic, fake, 'Eve')}/password-reset/",
+        token,
+        follow=True,
     )
 
     assert "Give a password reset code" not in page
@@ -413,8 +352,8 @@ def test_no_reset_code_for_a_deactivated_or_unknown_patient(
 def test_another_clinics_patient_is_not_found(
     fake: FakeServices, clinic: Clinic, other: Clinic
 ) -> None:
-    foreign = _treated(other, fake, "Carol Cross")
-    client = _signed_in()
+    foreign = treated_patient(other, fake, "Carol Cross")
+    client = signed_in()
 
     for path in ("", "timeline/", "diary/"):
         response = client.get(f"/dashboard/patients/{foreign}/{path}")
@@ -426,7 +365,7 @@ def test_another_clinics_patient_is_not_found(
 def test_the_diary_is_read_with_the_clinicians_own_token_and_nsaids_after_injections_stand_out(
     fake: FakeServices, clinic: Clinic
 ) -> None:
-    patient = _treated(clinic, fake, "Alice Able")
+    patient = treated_patient(clinic, fake, "Alice Able")
     fake.diaries[patient] = [
         {
             "id": str(uuid.uuid4()),
@@ -449,7 +388,7 @@ def test_the_diary_is_read_with_the_clinicians_own_token_and_nsaids_after_inject
             "note": "",
         },
     ]
-    client = _signed_in()
+    client = signed_in()
 
     response = client.get(
         f"/dashboard/patients/{patient}/diary/?all=1", HTTP_X_DASHBOARD_FRAGMENT="1"
@@ -466,7 +405,7 @@ def test_the_diary_is_read_with_the_clinicians_own_token_and_nsaids_after_inject
 
 
 def test_the_timeline_merges_injections_and_prompts(fake: FakeServices, clinic: Clinic) -> None:
-    patient = _treated(clinic, fake, "Alice Able")
+    patient = treated_patient(clinic, fake, "Alice Able")
     fake.timelines[patient] = [
         {
             "id": str(uuid.uuid4()),
@@ -485,7 +424,7 @@ def test_the_timeline_merges_injections_and_prompts(fake: FakeServices, clinic: 
         },
     ]
 
-    html = _signed_in().get(f"/dashboard/patients/{patient}/timeline/?all=1").content.decode()
+    html = signed_in().get(f"/dashboard/patients/{patient}/timeline/?all=1").content.decode()
 
     expired, injection, answered = (
         html.index("expired"),
@@ -500,27 +439,27 @@ def test_the_timeline_merges_injections_and_prompts(fake: FakeServices, clinic: 
 
 
 def _red_flag(clinic: Clinic, fake: FakeServices, name: str) -> tuple[uuid.UUID, Flag]:
-    patient = _treated(clinic, fake, name)
+    patient = treated_patient(clinic, fake, name)
     clinic.log(patient, T0 + timedelta(days=3), 6, side_effects=["fever"], red_flag=True)
     return patient, Flag.objects.get(patient_id=patient)
 
 
 def test_acknowledge_then_resolve_a_flag(fake: FakeServices, clinic: Clinic) -> None:
     _, flag = _red_flag(clinic, fake, "Alice Able")
-    client = _signed_in(csrf=True)
+    client = signed_in(csrf=True)
 
     row = f'data-flag-id="{flag.id}"'
     inbox = client.get("/dashboard/flags/").content.decode()
     assert row in inbox
     assert "Side effects: fever" in inbox
     response = client.post(
-        f"/dashboard/flags/{flag.id}/acknowledge/", {"csrfmiddlewaretoken": _csrf(client)}
+        f"/dashboard/flags/{flag.id}/acknowledge/", {"csrfmiddlewaretoken": csrf(client)}
     )
     assert response.status_code == 302
     flag.refresh_from_db()
     assert flag.status == FlagStatus.ACKNOWLEDGED
     assert flag.acknowledged_by == fake.accounts[CLINICIAN].user_id
-    client.post(f"/dashboard/flags/{flag.id}/resolve/", {"csrfmiddlewaretoken": _csrf(client)})
+    client.post(f"/dashboard/flags/{flag.id}/resolve/", {"csrfmiddlewaretoken": csrf(client)})
     flag.refresh_from_db()
     assert flag.status == FlagStatus.RESOLVED
     assert row not in client.get("/dashboard/flags/").content.decode()
@@ -535,7 +474,7 @@ def test_acknowledge_then_resolve_a_flag(fake: FakeServices, clinic: Clinic) -> 
 
 def test_flag_actions_need_the_csrf_token_and_a_post(fake: FakeServices, clinic: Clinic) -> None:
     _, flag = _red_flag(clinic, fake, "Alice Able")
-    client = _signed_in(csrf=True)
+    client = signed_in(csrf=True)
 
     assert client.post(f"/dashboard/flags/{flag.id}/acknowledge/").status_code == 403
     assert client.get(f"/dashboard/flags/{flag.id}/acknowledge/").status_code == 405
@@ -547,7 +486,7 @@ def test_another_clinics_flag_cannot_be_touched(
     fake: FakeServices, clinic: Clinic, other: Clinic
 ) -> None:
     _, flag = _red_flag(other, fake, "Carol Cross")
-    client = _signed_in()
+    client = signed_in()
 
     assert "Carol Cross" not in client.get("/dashboard/flags/").content.decode()
     response = client.post(f"/dashboard/flags/{flag.id}/resolve/")
@@ -558,7 +497,7 @@ def test_another_clinics_flag_cannot_be_touched(
 
 def test_acknowledging_a_resolved_flag_is_explained(fake: FakeServices, clinic: Clinic) -> None:
     _, flag = _red_flag(clinic, fake, "Alice Able")
-    client = _signed_in()
+    client = signed_in()
     client.post(f"/dashboard/flags/{flag.id}/resolve/")
 
     response = client.post(f"/dashboard/flags/{flag.id}/acknowledge/", follow=True)
@@ -588,7 +527,7 @@ def test_a_cohort_filter_changes_the_curve_and_comparison_as_the_api_does(
     fake: FakeServices, clinic: Clinic
 ) -> None:
     _two_protocol_clinic(clinic)
-    client = _signed_in()
+    client = signed_in()
 
     whole = client.get("/dashboard/cohort/").content.decode()
     hauser = client.get("/dashboard/cohort/?protocol=hauser").content.decode()
@@ -611,7 +550,7 @@ def test_a_cohort_filter_changes_the_curve_and_comparison_as_the_api_does(
 
 
 def test_bad_cohort_filters_are_explained(fake: FakeServices, clinic: Clinic) -> None:
-    client = _signed_in()
+    client = signed_in()
     response = client.get(
         "/dashboard/cohort/?first_injection_from=2025-05-01&first_injection_to=2025-01-01"
     )
@@ -629,11 +568,11 @@ def test_a_csv_export_is_built_in_parts_and_only_its_requester_downloads_it(
     _two_protocol_clinic(clinic)
     fake.add_account("colleague@clinic.example", ("clinician",), clinic.clinic_id)
     monkeypatch.setattr(dashboard_services, "CSV_LINES_PER_PART", 10)
-    client = _signed_in(csrf=True)
+    client = signed_in(csrf=True)
 
     response = client.post(
         "/dashboard/cohort/exports/?protocol=hauser",
-        {"format": "csv", "csrfmiddlewaretoken": _csrf(client)},
+        {"format": "csv", "csrfmiddlewaretoken": csrf(client)},
     )
 
     assert response.status_code == 302
@@ -655,7 +594,7 @@ def test_a_csv_export_is_built_in_parts_and_only_its_requester_downloads_it(
     body = b"".join(download.streaming_content).decode()  # type: ignore[attr-defined]
     api = clinician_client(clinic.clinic_id).get(f"{API}/cohort/export.csv?protocol=hauser")
     assert body == b"".join(api.streaming_content).decode()  # type: ignore[attr-defined]
-    colleague = _signed_in("colleague@clinic.example")
+    colleague = signed_in("colleague@clinic.example")
     assert colleague.get(f"/dashboard/exports/{export.id}/").status_code == 404
     assert colleague.get(state["download"]).status_code == 404
     requester = fake.accounts[CLINICIAN].user_id
@@ -663,9 +602,9 @@ def test_a_csv_export_is_built_in_parts_and_only_its_requester_downloads_it(
 
 
 def test_a_fhir_export_holds_one_bundle_per_patient(fake: FakeServices, clinic: Clinic) -> None:
-    _treated(clinic, fake, "Alice Able")
-    _treated(clinic, fake, "Bob Baker")
-    client = _signed_in()
+    treated_patient(clinic, fake, "Alice Able")
+    treated_patient(clinic, fake, "Bob Baker")
+    client = signed_in()
     client.post("/dashboard/cohort/exports/", {"format": "fhir"})
     export = Export.objects.get()
 
@@ -680,7 +619,7 @@ def test_a_fhir_export_holds_one_bundle_per_patient(fake: FakeServices, clinic: 
 
 
 def test_old_exports_are_deleted(fake: FakeServices, clinic: Clinic) -> None:
-    client = _signed_in()
+    client = signed_in()
     client.post("/dashboard/cohort/exports/", {"format": "csv"})
     Export.objects.update(created_at=T0)
 

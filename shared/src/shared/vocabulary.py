@@ -1,12 +1,20 @@
-"""The codes of an injection's details and of co-treatments: diary records and checks them, the
-event contract carries them, outcomes groups cohorts by them and its dashboard offers them in the
-form that records an injection. One list, so the services cannot drift apart."""
+"""Codes more than one service speaks: a patient's recorded sex (identity records it, outcomes
+groups by it), an injection's details and co-treatments (diary records and checks them, outcomes
+groups cohorts by them). The event contract carries them and the dashboard offers them in its
+forms. One list, so the services cannot drift apart."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from django.db import models
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
 
 
 class Site(models.TextChoices):

@@ -11,18 +11,12 @@ from django.db.models.functions import Lower
 from django.utils.timezone import now as utc_now
 
 from identity.accounts.validators import validate_locale, validate_timezone
+from shared.vocabulary import Sex as Sex
 
 
 def normalise_email(email: str) -> str:
     """One spelling per address: logins, uniqueness and lockout keys all use this form."""
     return email.strip().lower()
-
-
-class Sex(models.TextChoices):
-    FEMALE = "female", "Female"
-    MALE = "male", "Male"
-    OTHER = "other", "Other"
-    UNKNOWN = "unknown", "Unknown"
 
 
 class MembershipRole(models.TextChoices):

@@ -1,7 +1,9 @@
 """Reads from identity, diary and reminders on the signed-in clinician's behalf, with their own
 access token: each service applies its own scoping and read log to the clinician, exactly as it
-does for any other client of its API (diary's read log records the clinician reading notes). One
-change goes the same way: asking identity for a patient's password reset code.
+does for any other client of its API (diary's read log records the clinician reading notes). The
+changes a clinician makes on the dashboard go the same way, so each service checks and records
+them as its own: inviting a patient and giving a password reset code (identity), recording an
+injection (diary).
 
 Tokens come from the web session (shared.auth.backends); they are never logged.
 """
@@ -78,6 +80,36 @@ class ActionRefused(Exception):
     """The service refused a change the clinician asked for; the message says why."""
 
 
+class InputRefused(Exception):
+    """The service refused what was typed: its messages by field ("" for the whole form)."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("input refused")
+        self.errors = errors
+
+
+def _detail(response: requests.Response) -> str | None:
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return None
+    return str(detail) if detail else None
+
+
+def _field_errors(response: requests.Response) -> dict[str, list[str]]:
+    """A 400 problem's ``errors`` (docs/api.md) by field; its detail when it lists none."""
+    try:
+        listed = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        listed = []
+    errors: dict[str, list[str]] = {}
+    for item in listed:
+        if isinstance(item, dict):
+            field = str(item.get("field") or "").split(".")[0]
+            errors.setdefault(field, []).append(str(item.get("message")))
+    return errors or {"": [_detail(response) or "The service refused this."]}
+
+
 def _call(
     request: HttpRequest,
     service: str,
@@ -110,8 +142,8 @@ def _call(
     return response
 
 
-def _body(response: requests.Response, service: str, expected: int) -> Any:
-    if response.status_code != expected:
+def _body(response: requests.Response, service: str, *expected: int) -> Any:
+    if response.status_code not in expected:
         logger.warning(
             "a service refused a dashboard request",
             extra={"service": service, "status": response.status_code},
@@ -132,18 +164,39 @@ def _get(
     return _body(response, service, 200)
 
 
-def _post(request: HttpRequest, service: str, path: str) -> Any:
-    """A change with no body; None when the object is not the clinician's (404)."""
-    response = _call(request, service, "POST", path)
+def _change(
+    request: HttpRequest,
+    service: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    expected: tuple[int, ...] = (201,),
+) -> requests.Response | None:
+    """A POST of a change; None when the object is not the clinician's (404). Input the service
+    refuses raises InputRefused, a change it refuses (not allowed, in conflict, too many)
+    ActionRefused, any other answer than ``expected`` ServiceUnavailable."""
+    response = _call(request, service, "POST", path, body=body)
     if response.status_code == 404:
         return None
-    if response.status_code in (403, 409):
-        try:
-            detail = response.json().get("detail")
-        except ValueError:
-            detail = None
-        raise ActionRefused(detail or f"{service} refused this.")
-    return _body(response, service, 201)
+    if response.status_code == 400 and body is not None:
+        raise InputRefused(_field_errors(response))
+    if response.status_code == 429:
+        raise ActionRefused("Too many changes in a short time. Wait a minute and try again.")
+    if response.status_code in (403, 409, 410):
+        raise ActionRefused(_detail(response) or f"{service} refused this.")
+    _body(response, service, *expected)
+    return response
+
+
+def _post(
+    request: HttpRequest,
+    service: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    expected: tuple[int, ...] = (201,),
+) -> Any:
+    """The answer's body to a change (see ``_change``); None for 404."""
+    response = _change(request, service, path, body, expected)
+    return None if response is None else response.json()
 
 
 def _get_all(
@@ -231,14 +284,6 @@ def password_reset_code(request: HttpRequest, patient_id: uuid.UUID) -> ResetCod
     return ResetCode(code=str(body.get("code", "")), expires_at=_when(body.get("expires_at")))
 
 
-class PasswordRefused(Exception):
-    """identity refused a password change: the messages by field."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("password change refused")
-        self.errors = errors
-
-
 def password_change(request: HttpRequest, *, current_password: str, new_password: str) -> None:
     """Change the signed-in person's own password at identity. Every other sign-in of theirs
     ends; this web session goes on with the new tokens identity answers."""
@@ -251,20 +296,62 @@ def password_change(request: HttpRequest, *, current_password: str, new_password
     )
     if response.status_code == 429:
         minutes = max(1, -(-int(response.headers.get("Retry-After", "60")) // 60))
-        raise PasswordRefused(
+        raise InputRefused(
             {"current_password": [f"Too many wrong attempts. Try again in {minutes} minutes."]}
         )
     if response.status_code == 400:
-        errors: dict[str, list[str]] = {}
-        try:
-            listed = response.json().get("errors") or []
-        except ValueError:
-            listed = []
-        for error in listed:
-            errors.setdefault(str(error.get("field", "")), []).append(str(error.get("message")))
-        raise PasswordRefused(errors or {"": ["identity refused this password."]})
+        raise InputRefused(_field_errors(response))
     if not session_tokens_replace(request, _body(response, "identity", 200)):
         raise ServiceUnavailable("identity")
+
+
+@dataclass(frozen=True)
+class Invitation:
+    invitation_id: uuid.UUID
+    email: str
+    name: str
+    created_at: datetime | None
+    expires_at: datetime | None
+    # Only in the answer to the invitation's creation: identity shows it once.
+    code: str = ""
+
+
+def _invitation(row: dict[str, Any]) -> Invitation:
+    return Invitation(
+        invitation_id=uuid.UUID(row["id"]),
+        email=row.get("email") or "",
+        name=row.get("full_name") or "",
+        created_at=_when(row.get("created_at")),
+        expires_at=_when(row.get("expires_at")),
+        code=str(row.get("code") or ""),
+    )
+
+
+def invitation_create(
+    request: HttpRequest, *, email: str, full_name: str, sex: str, birth_year: int | None
+) -> Invitation:
+    """Invite a patient to the clinician's clinic (the clinic is the token's). identity answers
+    the one-time code once; a new invitation to the same address replaces an open one."""
+    body: dict[str, Any] = {"email": email, "role": "patient", "full_name": full_name, "sex": sex}
+    if birth_year is not None:
+        body["birth_year"] = birth_year
+    row = _post(request, "identity", "/api/identity/v1/invitations/", body)
+    if row is None:
+        raise ServiceUnavailable("identity")
+    return _invitation(row)
+
+
+def pending_invitations(request: HttpRequest) -> list[Invitation]:
+    """The clinic's invitations not yet accepted, withdrawn or expired, newest first."""
+    rows = _get_all(request, "identity", "/api/identity/v1/invitations/", {"state": "pending"})
+    return [_invitation(row) for row in rows or [] if row.get("role") == "patient"]
+
+
+def invitation_withdraw(request: HttpRequest, invitation_id: uuid.UUID) -> bool:
+    """Withdraw an open invitation: its code stops working. False when identity does not know
+    it in the clinician's clinic."""
+    path = f"/api/identity/v1/invitations/{invitation_id}/revoke/"
+    return _post(request, "identity", path, expected=(200,)) is not None
 
 
 # --- reminders ----------------------------------------------------------------------------------
@@ -330,3 +417,31 @@ def diary_entries(
     for row in rows:
         row["occurred_at"] = _when(row.get("occurred_at"))
     return rows
+
+
+@dataclass(frozen=True)
+class RecordedInjection:
+    injection_id: uuid.UUID
+    performed_at: datetime | None
+    number_in_course: int | None
+    # False when diary had it already: the same form sent twice records one injection.
+    created: bool
+
+
+def injection_record(
+    request: HttpRequest, patient_id: uuid.UUID, values: dict[str, Any]
+) -> RecordedInjection | None:
+    """Record an injection the clinician gave the patient (verified, as theirs). ``values``
+    carries the injection's id chosen by the form, so sending it again is harmless. None when
+    diary does not know the patient in the clinician's clinic."""
+    path = f"/api/diary/v1/patients/{patient_id}/injections/"
+    response = _change(request, "diary", path, values, expected=(201, 200))
+    if response is None:
+        return None
+    row = response.json()
+    return RecordedInjection(
+        injection_id=uuid.UUID(row["id"]),
+        performed_at=_when(row.get("performed_at")),
+        number_in_course=row.get("number_in_course"),
+        created=response.status_code == 201,
+    )

@@ -1,7 +1,31 @@
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
+
+from shared.vocabulary import (
+    DEXTROSE_MAX_PERCENT,
+    DEXTROSE_MIN_PERCENT,
+    PROTOCOL_CHOICES,
+    Anaesthetic,
+    CoTreatment,
+    Diagnosis,
+    Guidance,
+    Laterality,
+    Sex,
+    Site,
+    Solution,
+)
+
+# What a browser's date-and-time field sends.
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+# The injection's details diary takes as codes, null when not recorded.
+DETAILS = ("site", "laterality", "solution", "anaesthetic", "guidance", "protocol", "diagnosis")
 
 
 class SignInForm(AuthenticationForm):
@@ -25,6 +49,17 @@ class SignInForm(AuthenticationForm):
             "locked for a while after too many attempts. Check both and try again."
         ),
     }
+
+
+def add_service_errors(
+    form: forms.Form, errors: dict[str, list[str]], renamed: dict[str, str] | None = None
+) -> None:
+    """A service's messages (``clients.InputRefused``) on the fields they name, ``renamed``
+    where the service calls a field otherwise; the rest on the whole form."""
+    for field, messages in errors.items():
+        name = (renamed or {}).get(field, field)
+        for message in messages:
+            form.add_error(name if name in form.fields else None, message)
 
 
 class ExportForm(forms.Form):
@@ -60,3 +95,111 @@ class PasswordChangeForm(forms.Form):
         if new and again and new != again:
             self.add_error("new_password_again", "The two new passwords are not the same.")
         return cleaned
+
+
+def _optional_choice(label: str, choices: Any, help_text: str = "") -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label=label,
+        choices=[("", "Not recorded"), *choices],
+        required=False,
+        help_text=help_text,
+    )
+
+
+class InjectionForm(forms.Form):
+    """An injection the clinician gave, as diary records it (diary checks it again). The ids are
+    chosen when the form is first shown, so sending the same form twice records one injection."""
+
+    injection_id = forms.UUIDField(widget=forms.HiddenInput)
+    new_course_id = forms.UUIDField(widget=forms.HiddenInput)
+    performed_at = forms.DateTimeField(
+        label="Given at",
+        input_formats=[DATETIME_LOCAL],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
+        help_text="Date and time in the clinic's time zone.",
+    )
+    site = _optional_choice("Site", Site.choices)
+    laterality = _optional_choice("Side", Laterality.choices)
+    solution = _optional_choice("Solution", Solution.choices)
+    dextrose_percent = forms.DecimalField(
+        label="Dextrose concentration (%)",
+        min_value=DEXTROSE_MIN_PERCENT,
+        max_value=DEXTROSE_MAX_PERCENT,
+        decimal_places=1,
+        required=False,
+        help_text="For a dextrose solution only, e.g. 15 or 25.",
+    )
+    anaesthetic = _optional_choice("Local anaesthetic", Anaesthetic.choices)
+    guidance = _optional_choice("Image guidance", Guidance.choices)
+    protocol = _optional_choice("Protocol", PROTOCOL_CHOICES)
+    diagnosis = _optional_choice("Diagnosis", Diagnosis.choices)
+    co_treatments = forms.MultipleChoiceField(
+        label="Co-treatments under way",
+        choices=CoTreatment.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    new_course = forms.BooleanField(
+        label="This injection starts a new course",
+        required=False,
+        help_text="Otherwise it joins the course of the patient's injection given within the "
+        "12 weeks before it, or starts one when there is none.",
+    )
+
+    @classmethod
+    def initial_values(cls) -> dict[str, Any]:
+        now = timezone.localtime().replace(second=0, microsecond=0)
+        return {"injection_id": uuid.uuid4(), "new_course_id": uuid.uuid4(), "performed_at": now}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        performed_at = cleaned.get("performed_at")
+        if performed_at is not None and performed_at > timezone.now() + timedelta(minutes=1):
+            self.add_error("performed_at", "An injection cannot be recorded before it is given.")
+        if cleaned.get("dextrose_percent") is not None and cleaned.get("solution") != "dextrose":
+            self.add_error("dextrose_percent", "Only a dextrose solution has a concentration.")
+        return cleaned
+
+    def diary_body(self) -> dict[str, Any]:
+        """The body of diary's create: every detail, null where not recorded."""
+        data = self.cleaned_data
+        body: dict[str, Any] = {
+            "id": str(data["injection_id"]),
+            "performed_at": data["performed_at"].isoformat(),
+            **{name: data[name] or None for name in DETAILS},
+            "dextrose_percent": (
+                float(data["dextrose_percent"]) if data["dextrose_percent"] is not None else None
+            ),
+            "co_treatments": list(data["co_treatments"]),
+        }
+        if data["new_course"]:
+            body["course_id"] = str(data["new_course_id"])
+        return body
+
+    # diary's names for this form's fields (the injection's id is hidden: on the whole form)
+    SERVICE_FIELDS = {"id": "", "course_id": "new_course"}
+
+
+class InvitationForm(forms.Form):
+    """A patient invited to the clinic: identity sends nothing; the clinician gives the code."""
+
+    email = forms.EmailField(
+        label="E-mail address",
+        max_length=254,
+        help_text="They sign in with it.",
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+    full_name = forms.CharField(label="Full name", max_length=200)
+    sex = forms.ChoiceField(label="Sex", choices=Sex.choices, initial=Sex.UNKNOWN)
+    birth_year = forms.IntegerField(
+        label="Year of birth",
+        min_value=1900,
+        required=False,
+        help_text="For the age bands of cohorts.",
+    )
+
+    def clean_birth_year(self) -> int | None:
+        year: int | None = self.cleaned_data.get("birth_year")
+        if year is not None and year > timezone.localdate().year:
+            raise forms.ValidationError("A year of birth cannot be in the future.")
+        return year

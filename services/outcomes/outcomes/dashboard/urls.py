@@ -9,7 +9,18 @@ urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", views.sign_out, name="logout"),
     path("account/password/", views.account_password, name="account-password"),
+    path("patients/invite/", views.patient_invite, name="invite"),
+    path(
+        "invitations/<uuid:invitation_id>/withdraw/",
+        views.invitation_withdraw,
+        name="invitation-withdraw",
+    ),
     path("patients/<uuid:patient_id>/", views.patient_detail, name="patient"),
+    path(
+        "patients/<uuid:patient_id>/injections/new/",
+        views.injection_new,
+        name="injection-new",
+    ),
     path("patients/<uuid:patient_id>/timeline/", views.patient_timeline, name="patient-timeline"),
     path("patients/<uuid:patient_id>/diary/", views.patient_diary, name="patient-diary"),
     path(

@@ -17,13 +17,20 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, Stream
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from outcomes.analytics.serializers import CohortQuerySerializer
 from outcomes.dashboard import clients, selectors, services
-from outcomes.dashboard.access import DashboardRequest, clinician_page
-from outcomes.dashboard.forms import ExportForm, PasswordChangeForm, SignInForm
+from outcomes.dashboard.access import DashboardRequest, clinician_page, unavailable
+from outcomes.dashboard.forms import (
+    ExportForm,
+    InjectionForm,
+    InvitationForm,
+    PasswordChangeForm,
+    SignInForm,
+    add_service_errors,
+)
 from outcomes.dashboard.models import Export, ExportFormat, ExportStatus
 from outcomes.flags import services as flag_services
 from outcomes.flags.models import Flag, FlagKind, FlagStatus
@@ -69,10 +76,8 @@ def account_password(request: DashboardRequest) -> HttpResponse:
                 current_password=form.cleaned_data["current_password"],
                 new_password=form.cleaned_data["new_password"],
             )
-        except clients.PasswordRefused as exc:
-            for field, errors in exc.errors.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+        except clients.InputRefused as exc:
+            add_service_errors(form, exc.errors)
         except clients.ServiceUnavailable:
             form.add_error(
                 None, "identity did not answer, so your password is unchanged. Try again."
@@ -238,7 +243,127 @@ def patient_diary(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRespo
     )
 
 
-# --- Flags ----------------------------------------------------------------------------------------
+# --- What a clinician changes: invitations, injections, reset codes ------------------------------
+# Each is asked of the service that owns it with the clinician's own token (clients.py), so that
+# service checks the clinician's rights and records the change as theirs.
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    """A page with a one-time code: never kept by a browser or a proxy."""
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@clinician_page
+def patient_invite(request: DashboardRequest) -> HttpResponse:
+    """Invite a patient: identity makes the account when they accept with the code shown here."""
+    form = InvitationForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        try:
+            invitation = clients.invitation_create(
+                request,
+                email=form.cleaned_data["email"],
+                full_name=form.cleaned_data["full_name"],
+                sex=form.cleaned_data["sex"],
+                birth_year=form.cleaned_data["birth_year"],
+            )
+        except clients.InputRefused as exc:
+            add_service_errors(form, exc.errors)
+        except clients.ActionRefused as exc:
+            form.add_error("email", str(exc))
+        except clients.ServiceUnavailable:
+            form.add_error(None, "identity did not answer, so nobody was invited. Try again.")
+        else:
+            return _no_store(
+                render(
+                    request,
+                    "dashboard/invitation_code.html",
+                    {"invitation": invitation, "nav": "patients"},
+                )
+            )
+    pending, down = _optional(clients.pending_invitations, request, default=[])
+    return render(
+        request,
+        "dashboard/invite.html",
+        {
+            "form": form,
+            "pending": pending,
+            "unavailable": [down] if down else [],
+            "nav": "patients",
+        },
+    )
+
+
+@require_POST
+@clinician_page
+def invitation_withdraw(request: DashboardRequest, invitation_id: uuid.UUID) -> HttpResponse:
+    try:
+        if not clients.invitation_withdraw(request, invitation_id):
+            raise Http404
+    except clients.ServiceUnavailable:
+        messages.error(request, "identity did not answer, so the invitation still stands.")
+    except clients.ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "The invitation is withdrawn: its code no longer works.")
+    return redirect("dashboard:invite")
+
+
+@require_http_methods(["GET", "POST"])
+@clinician_page
+def injection_new(request: DashboardRequest, patient_id: uuid.UUID) -> HttpResponse:
+    """Record an injection the clinician gave: diary stores it (verified) and its event plans
+    the patient's prompts (reminders) and their course (outcomes)."""
+    try:
+        person = clients.person(request, patient_id)
+    except clients.ServiceUnavailable:
+        return unavailable(request, "identity")
+    if person is None:
+        raise Http404
+    name = person.name or f"Patient {str(patient_id)[:8]}"
+    if request.method == "POST":
+        form = InjectionForm(request.POST)
+    else:
+        form = InjectionForm(initial=InjectionForm.initial_values())
+    if form.is_bound and form.is_valid():
+        try:
+            recorded = clients.injection_record(request, patient_id, form.diary_body())
+        except clients.InputRefused as exc:
+            add_service_errors(form, exc.errors, InjectionForm.SERVICE_FIELDS)
+        except clients.ActionRefused as exc:
+            form.add_error(None, str(exc))
+        except clients.ServiceUnavailable:
+            form.add_error(None, "diary did not answer, so nothing was recorded. Try again.")
+        else:
+            if recorded is None:
+                raise Http404
+            messages.success(request, _recorded_message(recorded))
+            return redirect("dashboard:patient", patient_id=patient_id)
+    return render(
+        request,
+        "dashboard/injection_form.html",
+        {"form": form, "name": name, "person": person, "patient_id": patient_id, "nav": "patients"},
+    )
+
+
+def _recorded_message(recorded: clients.RecordedInjection) -> str:
+    when = (
+        dateformat.format(timezone.localtime(recorded.performed_at), "j M Y, H:i")
+        if recorded.performed_at
+        else "the time given"
+    )
+    number = (
+        f", injection {recorded.number_in_course} of its course"
+        if recorded.number_in_course
+        else ""
+    )
+    if not recorded.created:
+        return f"This injection ({when}{number}) was recorded already; nothing was added."
+    return (
+        f"Injection of {when} recorded{number}. Its prompts are planned and it shows below "
+        "once outcomes has taken it in, usually within seconds."
+    )
 
 
 @require_POST
@@ -259,13 +384,16 @@ def patient_password_reset(request: DashboardRequest, patient_id: uuid.UUID) -> 
     if issued is None:
         raise Http404
     name = (person.name if person else "") or f"Patient {str(patient_id)[:8]}"
-    response = render(
-        request,
-        "dashboard/reset_code.html",
-        {"issued": issued, "name": name, "patient_id": patient_id, "nav": "patients"},
+    return _no_store(
+        render(
+            request,
+            "dashboard/reset_code.html",
+            {"issued": issued, "name": name, "patient_id": patient_id, "nav": "patients"},
+        )
     )
-    response["Cache-Control"] = "no-store"
-    return response
+
+
+# --- Flags ----------------------------------------------------------------------------------------
 
 
 @require_GET

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
+from shared.vocabulary import Sex
+
 Envelope = dict[str, Any]
 FieldType = Literal["uuid", "string", "integer", "number", "boolean", "datetime", "array"]
 
@@ -148,7 +150,7 @@ def utc_isoformat(value: datetime) -> str:
 _PATIENT = Field("uuid", "The patient; always equal to the envelope's subject.")
 _CLINIC = Field("uuid", "The patient's clinic.")
 _CHANGED = Field("array", "Names of the fields of `data` this change altered.", items="string")
-_SEX = Field("string", "Sex recorded at enrolment.", choices=("female", "male", "other", "unknown"))
+_SEX = Field("string", "Sex recorded at enrolment.", choices=tuple(Sex.values))
 _BIRTH_YEAR = Field("integer", "Year of birth, for age bands.", nullable=True, minimum=1900)
 _TIMEZONE = Field("string", "IANA time zone name, e.g. Europe/London.")
 _LOCALE = Field("string", "BCP 47 language tag, e.g. en-GB.")

@@ -1,0 +1,266 @@
+"""What a clinician changes through the dashboard: inviting a patient (identity) and recording an
+injection (diary). Each is asked of the service that owns it with the clinician's own token;
+identity and diary answer from the local fake (dashboard_fakes.py)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from html import unescape
+from typing import Any
+
+import pytest
+from dashboard_client import CLINICIAN, csrf, signed_in, treated_patient
+from dashboard_fakes import FakeServices
+from django.test import Client
+from django.utils import timezone
+from helpers import Clinic
+
+pytestmark = pytest.mark.django_db
+
+INVITE = "/dashboard/patients/invite/"
+
+
+def _hidden(html: str, name: str) -> str:
+    match = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
+    assert match, f"no hidden {name} in the form"
+    return match.group(1)
+
+
+def _text(html: str) -> str:
+    """The page's words, tags removed, for asserting what a reader sees."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+# --- Inviting a patient ---------------------------------------------------------------------------
+
+
+def _invite(client: Client, **fields: str) -> str:
+    body = {
+        "email": "nina.north@example.org",
+        "full_name": "Nina North",
+        "sex": "female",
+        "birth_year": "1971",
+        "csrfmiddlewaretoken": csrf(client),
+        **fields,
+    }
+    response = client.post(INVITE, body)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_clinician_invites_a_patient_and_sees_the_code_once(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    client = signed_in(csrf=True)
+    listed = client.get("/dashboard/").content.decode()
+    refused = client.post(INVITE, {"email": "nina.north@example.org", "full_name": "Nina North"})
+
+    response = client.post(
+        INVITE,
+        {
+            "email": "nina.north@example.org",
+            "full_name": "Nina North",
+            "sex": "female",
+            "birth_year": "1971",
+            "csrfmiddlewaretoken": csrf(client),
+        },
+    )
+    page = client.get(INVITE).content.decode()
+
+    assert 'href="/dashboard/patients/invite/"' in listed
+    assert refused.status_code == 403  # no CSRF token: nothing asked of identity
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    [invitation] = fake.invitations.values()
+    sent = {key: invitation[key] for key in ("email", "full_name", "role", "sex", "birth_year")}
+    assert sent == {
+        "email": "nina.north@example.org",
+        "full_name": "Nina North",
+        "role": "patient",
+        "sex": "female",
+        "birth_year": 1971,
+    }
+    assert invitation["clinic"] == str(clinic.clinic_id)  # the token's clinic, not the form's
+    shown = response.content.decode()
+    assert f'aria-label="The one-time invitation code">{invitation["code"]}</output>' in shown
+    assert "17 Feb 2025, 09:00" in shown  # when it expires, in the clinic's zone (London)
+    # The invite page lists it without its code.
+    assert "nina.north@example.org" in page
+    assert invitation["code"] not in page
+
+
+def test_an_invitation_identity_refuses_or_the_form_catches_says_why(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    treated_patient(clinic, fake, "Alice Able")  # alice.able@example.org has an account
+    client = signed_in(csrf=True)
+
+    taken = _invite(client, email="alice.able@example.org")
+    mistyped = _invite(client, email="nina.north@")
+    future = _invite(client, birth_year=str(timezone.localdate().year + 1))
+    nameless = _invite(client, full_name="")
+    fake.down.add("identity")
+    down = _invite(client)
+
+    assert "An account with this e-mail address exists already." in _text(taken)
+    assert "Enter a valid email address." in _text(mistyped)
+    assert "A year of birth cannot be in the future." in _text(future)
+    assert "This field is required." in _text(nameless)
+    assert "identity did not answer, so nobody was invited." in _text(down)
+    assert fake.invitations == {}
+    for page in (taken, mistyped, future, nameless, down):
+        assert "Nothing was saved" in _text(page) or "identity did not answer" in _text(page)
+        assert 'id="invitation-code"' not in page
+
+
+def test_a_clinician_withdraws_an_invitation_but_not_another_clinics(
+    fake: FakeServices, clinic: Clinic, other: Clinic
+) -> None:
+    client = signed_in(csrf=True)
+    _invite(client)
+    [(invitation_id, invitation)] = fake.invitations.items()
+    theirs = str(uuid.uuid4())
+    fake.invitations[theirs] = {**invitation, "id": theirs, "clinic": str(other.clinic_id)}
+    token = {"csrfmiddlewaretoken": csrf(client)}
+
+    foreign = client.post(f"/dashboard/invitations/{theirs}/withdraw/", token)
+    withdrawn = client.post(f"/dashboard/invitations/{invitation_id}/withdraw/", token, follow=True)
+
+    assert foreign.status_code == 404
+    assert fake.invitations[theirs]["state"] == "pending"
+    assert fake.invitations[invitation_id]["state"] == "revoked"
+    html = withdrawn.content.decode()
+    assert "The invitation is withdrawn" in html
+    assert "nina.north@example.org" not in html  # no longer listed as pending
+
+
+# --- Recording an injection -----------------------------------------------------------------------
+
+
+def _injection_form(client: Client, patient: uuid.UUID) -> dict[str, str]:
+    html = client.get(f"/dashboard/patients/{patient}/injections/new/").content.decode()
+    return {
+        "injection_id": _hidden(html, "injection_id"),
+        "new_course_id": _hidden(html, "new_course_id"),
+        "csrfmiddlewaretoken": csrf(client),
+    }
+
+
+def _record(client: Client, patient: uuid.UUID, form: dict[str, str], **fields: object) -> Any:
+    body = {
+        **form,
+        "performed_at": "2025-07-01T09:30",
+        "site": "sij_intra_articular",
+        "laterality": "left",
+        "solution": "dextrose",
+        "dextrose_percent": "25",
+        "anaesthetic": "lidocaine",
+        "guidance": "ultrasound",
+        "protocol": "",
+        "diagnosis": "sij_dysfunction",
+        "co_treatments": ["physiotherapy", "sij_belt"],
+        **fields,
+    }
+    return client.post(f"/dashboard/patients/{patient}/injections/new/", body, follow=True)
+
+
+def test_a_clinician_records_an_injection_once_even_when_the_form_is_sent_twice(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    patient = treated_patient(clinic, fake, "Alice Able")
+    client = signed_in(csrf=True)
+    patient_page = client.get(f"/dashboard/patients/{patient}/").content.decode()
+    form = _injection_form(client, patient)
+
+    first = _record(client, patient, form)
+    again = _record(client, patient, form)
+
+    assert f'href="/dashboard/patients/{patient}/injections/new/"' in patient_page
+    [(injection_id, (recorded_for, recorded_by, body))] = fake.injections.items()
+    assert injection_id == form["injection_id"]
+    assert (recorded_for, recorded_by) == (patient, fake.accounts[CLINICIAN].user_id)
+    assert body == {
+        "id": form["injection_id"],
+        # 09:30 at the clinic (London, summer time)
+        "performed_at": "2025-07-01T09:30:00+01:00",
+        "site": "sij_intra_articular",
+        "laterality": "left",
+        "solution": "dextrose",
+        "dextrose_percent": 25.0,
+        "anaesthetic": "lidocaine",
+        "guidance": "ultrasound",
+        "protocol": None,  # not recorded
+        "diagnosis": "sij_dysfunction",
+        "co_treatments": ["physiotherapy", "sij_belt"],
+    }
+    assert first.redirect_chain == [(f"/dashboard/patients/{patient}/", 302)]
+    assert "Injection of 1 Jul 2025, 09:30 recorded, injection 1 of its course." in _text(
+        first.content.decode()
+    )
+    assert "was recorded already; nothing was added." in _text(again.content.decode())
+
+
+def test_an_injection_that_starts_a_new_course_names_the_course_the_form_chose(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    patient = treated_patient(clinic, fake, "Alice Able")
+    client = signed_in(csrf=True)
+    form = _injection_form(client, patient)
+
+    _record(client, patient, form, new_course="on")
+
+    [(_, _, body)] = fake.injections.values()
+    assert body["course_id"] == form["new_course_id"]
+    assert body["course_id"] != form["injection_id"]
+
+
+def test_an_injection_the_form_or_diary_refuses_is_not_recorded_and_says_why(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    patient = treated_patient(clinic, fake, "Alice Able")
+    client = signed_in(csrf=True)
+    form = _injection_form(client, patient)
+    tomorrow = (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+
+    future = _record(client, patient, form, performed_at=tomorrow)
+    prp_strength = _record(client, patient, form, solution="prp")
+    unknown_site = _record(client, patient, form, site="knee")
+    fake.injection_errors = [{"field": "course_id", "message": "This course is another's."}]
+    diary_says = _record(client, patient, form, new_course="on")
+    fake.injection_errors = []
+    fake.down.add("diary")
+    down = _record(client, patient, form)
+
+    assert "An injection cannot be recorded before it is given." in _text(future.content.decode())
+    assert "Only a dextrose solution has a concentration." in _text(prp_strength.content.decode())
+    assert "Select a valid choice. knee is not one of the available choices." in _text(
+        unknown_site.content.decode()
+    )
+    assert "This course is another's." in _text(diary_says.content.decode())
+    assert "diary did not answer, so nothing was recorded." in _text(down.content.decode())
+    assert fake.injections == {}
+    for response in (future, prp_strength, unknown_site, diary_says, down):
+        assert response.redirect_chain == []  # the form again, with what was typed
+        assert _hidden(response.content.decode(), "injection_id") == form["injection_id"]
+
+
+def test_no_injection_form_for_another_clinics_patient(
+    fake: FakeServices, clinic: Clinic, other: Clinic
+) -> None:
+    foreign = treated_patient(other, fake, "Carol Cross")
+    client = signed_in(csrf=True)
+    form = {
+        "injection_id": str(uuid.uuid4()),
+        "new_course_id": str(uuid.uuid4()),
+        "csrfmiddlewaretoken": csrf(client),
+    }
+
+    shown = client.get(f"/dashboard/patients/{foreign}/injections/new/")
+    sent = _record(client, foreign, form)
+
+    assert shown.status_code == 404
+    assert sent.status_code == 404
+    assert b"Carol Cross" not in shown.content
+    assert fake.injections == {}
