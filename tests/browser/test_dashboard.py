@@ -412,17 +412,44 @@ def test_a_clinician_invites_a_patient_and_records_their_first_injection(
     assert injection["recorded_by_role"] == "clinician"
 
     # reminders plans the prompts after it, and outcomes puts it on the patient's page.
-    def planned_and_shown() -> bool:
-        page.reload()
-        next_prompt = page.locator('[data-field="next_prompt"]').inner_text()
-        timeline = page.locator("#timeline-table")
-        return (
-            "none planned" not in next_prompt
-            and timeline.count() == 1
-            and (given.strftime("%-d %b %Y, %H:%M") in timeline.inner_text())
-        )
+    def planned() -> list[dict[str, Any]]:
+        prompts = demo.api("reminders", f"patients/{me['id']}/prompts/", page_size=200)
+        return [p for p in prompts["results"] if p["injection_id"] == injection["id"]]
 
-    assert _until(planned_and_shown), "no prompt planned or no injection on the timeline"
+    def shown() -> bool:
+        page.reload()
+        timeline = page.locator("#timeline-table")
+        timeline.wait_for()
+        return given.strftime("%-d %b %Y, %H:%M") in timeline.inner_text()
+
+    assert _until(planned), "reminders planned no prompt after the injection"
+    assert _until(shown), "the injection never showed on the patient's timeline"
     tab.screenshot("injection-recorded")
     tab.check_accessibility()
+
+    # The patient reports one they had two weeks before, elsewhere; the clinician verifies it.
+    reported = requests.post(
+        demo.url("diary", "/api/diary/v1/injections/"),
+        json={"performed_at": (given - timedelta(days=14)).isoformat(), "site": "iliolumbar"},
+        headers={"Authorization": f"Bearer {accepted.json()['access']}"},
+        timeout=30,
+    )
+    assert reported.status_code == 201, reported.text
+    verify = page.get_by_role("button", name="Verify the injection of")
+
+    def waiting() -> bool:
+        page.reload()
+        page.locator("#timeline-table").wait_for()
+        return verify.count() == 1
+
+    assert _until(waiting), "the reported injection never showed as waiting for verification"
+    expect(page.locator("#timeline-table")).to_contain_text("Injection: Iliolumbar ligament")
+    tab.check_accessibility()
+    verify.click()
+    expect(page.get_by_role("status").first).to_contain_text("The injection is verified.")
+    page.locator("#timeline-table").wait_for()
+    expect(page.locator("#timeline-table")).not_to_contain_text("not verified")
+    verified = demo.api("diary", f"injections/{reported.json()['id']}/")
+    assert verified["verified"] is True
+    assert verified["verified_by"] == demo.api("identity", "me/")["id"]
     tab.check_no_console_errors()

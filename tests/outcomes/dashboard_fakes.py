@@ -53,6 +53,10 @@ class FakeServices:
     invitations: dict[str, dict[str, Any]] = field(default_factory=dict)
     # injection id -> (patient id, the caller's user id, the body diary was sent)
     injections: dict[str, tuple[uuid.UUID, uuid.UUID, dict[str, Any]]] = field(default_factory=dict)
+    # patient id -> diary's injections of the patient ({"id", "verified", ...}), as it lists them
+    diary_injections: dict[uuid.UUID, list[dict[str, Any]]] = field(default_factory=dict)
+    # (injection id, the caller's user id) of every verification diary was asked for
+    verified: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
     # When set, diary refuses an injection with these errors (400).
     injection_errors: list[dict[str, str]] = field(default_factory=list)
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh -> e-mail
@@ -149,6 +153,8 @@ class FakeServices:
             self._withdraw(handler, path.rstrip("/").split("/")[-2])
         elif path.startswith("/api/diary/v1/patients/") and path.endswith("/injections/"):
             self._injection(handler, uuid.UUID(path.rstrip("/").split("/")[-2]), body)
+        elif path.startswith("/api/diary/v1/injections/") and path.endswith("/verify/"):
+            self._verify(handler, uuid.UUID(path.rstrip("/").split("/")[-2]))
         else:
             handler._reply(404, {"status": 404})
 
@@ -281,6 +287,21 @@ class FakeServices:
         answer = {**body, "patient_id": str(patient_id), "number_in_course": number}
         handler._reply(201 if stored is None else 200, answer)
 
+    def _verify(self, handler: Any, injection_id: uuid.UUID) -> None:
+        """diary's answer to a clinician verifying an injection of a patient of their clinic."""
+        caller = self._caller(handler, "diary")
+        if caller is None:
+            return
+        people = self.people.get(caller.clinic_id, {}) if caller.clinic_id else {}
+        for patient, rows in self.diary_injections.items():
+            for row in rows:
+                if row["id"] == str(injection_id) and patient in people:
+                    row["verified"] = True
+                    self.verified.append((injection_id, caller.id))
+                    handler._reply(200, row)
+                    return
+        handler._reply(404, {"status": 404})
+
     @staticmethod
     def _page(rows: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
         size = int(query.get("page_size", ["50"])[0])
@@ -335,12 +356,14 @@ class FakeServices:
                 if pid in people and (only is None or str(pid) == only)
             ]
             handler._reply(200, self._page(rows, query))
-        elif url.path.endswith("/prompts/") or url.path.endswith("/entries/"):
+        elif url.path.endswith(("/prompts/", "/entries/", "/injections/")):
             patient = uuid.UUID(parts[-2])
             if patient not in people:
                 handler._reply(404, {"status": 404})
                 return
-            source = self.timelines if url.path.endswith("/prompts/") else self.diaries
+            source = {"prompts": self.timelines, "entries": self.diaries}.get(
+                parts[-1], self.diary_injections
+            )
             handler._reply(200, self._page(source.get(patient, []), query))
         else:
             handler._reply(404, {"status": 404})

@@ -428,7 +428,7 @@ def test_the_timeline_merges_injections_and_prompts(fake: FakeServices, clinic: 
 
     expired, injection, answered = (
         html.index("expired"),
-        html.index("Injection: sij intra articular"),
+        html.index("Injection: Sacroiliac joint, intra-articular"),
         html.index("answered"),
     )
     assert expired < injection < answered

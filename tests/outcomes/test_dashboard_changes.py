@@ -15,7 +15,7 @@ from dashboard_client import CLINICIAN, csrf, signed_in, treated_patient
 from dashboard_fakes import FakeServices
 from django.test import Client
 from django.utils import timezone
-from helpers import Clinic
+from helpers import T0, Clinic
 
 pytestmark = pytest.mark.django_db
 
@@ -264,3 +264,53 @@ def test_no_injection_form_for_another_clinics_patient(
     assert sent.status_code == 404
     assert b"Carol Cross" not in shown.content
     assert fake.injections == {}
+
+
+# --- Verifying an injection the patient reported --------------------------------------------------
+
+
+def test_a_clinician_verifies_an_injection_the_patient_reported(
+    fake: FakeServices, clinic: Clinic, other: Clinic
+) -> None:
+    patient = clinic.enrol()
+    fake.add_person(clinic.clinic_id, patient, "Alice Able")
+    reported = uuid.UUID(clinic.inject(patient, T0)["injection_id"])
+    given = uuid.UUID(clinic.inject(patient, T0 + timedelta(days=21))["injection_id"])
+    fake.diary_injections[patient] = [
+        {"id": str(reported), "verified": False, "recorded_by_role": "patient"},
+        {"id": str(given), "verified": True, "recorded_by_role": "clinician"},
+    ]
+    foreign = treated_patient(other, fake, "Carol Cross")
+    theirs = str(uuid.uuid4())
+    fake.diary_injections[foreign] = [{"id": theirs, "verified": False}]
+    client = signed_in(csrf=True)
+    timeline = f"/dashboard/patients/{patient}/timeline/?all=1"
+
+    before = _text(client.get(timeline).content.decode())
+    token = {"csrfmiddlewaretoken": csrf(client), "next": f"/dashboard/patients/{patient}/"}
+    verified = client.post(f"/dashboard/injections/{reported}/verify/", token, follow=True)
+    after = _text(client.get(timeline).content.decode())
+    not_ours = client.post(f"/dashboard/injections/{theirs}/verify/", token)
+
+    # One of the two injections waits for a clinician; after the click, neither does.
+    assert before.count("reported by the patient, not verified Verify") == 1
+    assert before.count("given") == 1
+    assert verified.redirect_chain == [(f"/dashboard/patients/{patient}/", 302)]
+    assert "The injection is verified." in _text(verified.content.decode())
+    assert fake.verified == [(reported, fake.accounts[CLINICIAN].user_id)]
+    assert "not verified" not in after
+    assert after.count("given") == 2
+    assert not_ours.status_code == 404
+
+
+def test_the_timeline_says_so_when_diary_cannot_tell_what_is_verified(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    patient = treated_patient(clinic, fake, "Alice Able")
+    fake.down.add("diary")
+    client = signed_in()
+
+    page = _text(client.get(f"/dashboard/patients/{patient}/timeline/?all=1").content.decode())
+
+    assert "Injections the patient reported are not marked: diary did not answer." in page
+    assert "Injection: Sacroiliac joint, intra-articular" in page  # the injections are still shown

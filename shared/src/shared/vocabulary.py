@@ -135,3 +135,31 @@ OTHER_PROTOCOL = "other"
 PROTOCOL_CHOICES: list[tuple[str, str]] = [(p.code, p.name) for p in PROTOCOL_TEMPLATES] + [
     (OTHER_PROTOCOL, "Other or none of these")
 ]
+
+
+# --- Words for codes ------------------------------------------------------------------------------
+
+LABELS: dict[str, dict[str, str]] = {
+    "sex": dict(Sex.choices),
+    "site": dict(Site.choices),
+    "laterality": dict(Laterality.choices),
+    "solution": dict(Solution.choices),
+    "anaesthetic": dict(Anaesthetic.choices),
+    "guidance": dict(Guidance.choices),
+    "protocol": dict(PROTOCOL_CHOICES),
+    "diagnosis": dict(Diagnosis.choices),
+    "co_treatment": dict(CoTreatment.choices),
+}
+
+
+def code_label(field: str, code: str) -> str:
+    """The words for one of ``field``'s codes: ("site", "sij_intra_articular") -> "Sacroiliac
+    joint, intra-articular". A dextrose solution as events spell it, with its strength
+    ("dextrose_25"), reads "Hypertonic dextrose 25 %"; a code not in the list reads as itself
+    with spaces, so a code newer than this list still shows."""
+    words = LABELS.get(field, {}).get(code)
+    if words is not None:
+        return words
+    if field == "solution" and code.startswith(f"{Solution.DEXTROSE}_"):
+        return f"{Solution.DEXTROSE.label} {code.removeprefix(f'{Solution.DEXTROSE}_')} %"
+    return code.replace("_", " ")

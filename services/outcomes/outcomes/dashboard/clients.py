@@ -445,3 +445,18 @@ def injection_record(
         number_in_course=row.get("number_in_course"),
         created=response.status_code == 201,
     )
+
+
+def unverified_injections(request: HttpRequest, patient_id: uuid.UUID) -> set[uuid.UUID]:
+    """The patient's injections they reported themselves that no clinician has verified yet, as
+    diary has them (outcomes' read model does not carry verification)."""
+    path = f"/api/diary/v1/patients/{patient_id}/injections/"
+    rows = _get_all(request, "diary", path) or []
+    return {uuid.UUID(row["id"]) for row in rows if row.get("verified") is False}
+
+
+def injection_verify(request: HttpRequest, injection_id: uuid.UUID) -> bool:
+    """Confirm an injection the patient reported (verifying a verified one changes nothing).
+    False when diary does not know it in the clinician's clinic."""
+    path = f"/api/diary/v1/injections/{injection_id}/verify/"
+    return _change(request, "diary", path, expected=(200,)) is not None

@@ -142,8 +142,8 @@ class InjectionForm(forms.Form):
     new_course = forms.BooleanField(
         label="This injection starts a new course",
         required=False,
-        help_text="Otherwise it joins the course of the patient's injection given within the "
-        "12 weeks before it, or starts one when there is none.",
+        help_text="Otherwise it joins the course of the patient's nearest injection within 12 "
+        "weeks of it, or starts one when there is none.",
     )
 
     @classmethod

@@ -9,7 +9,7 @@ sign-in. Names, prompts and diary details from the other services are passed in 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from outcomes.readmodel.models import (
     ObservationKind,
     Patient,
 )
+from shared.vocabulary import code_label
 
 # The post-injection flare usually settles within 3-4 weeks (clinical reference, seed 001):
 # the patient's chart shades four weeks after each injection as "expected flare".
@@ -54,9 +55,11 @@ PGIC_LABELS = {
 }
 
 
-def label(code: str) -> str:
-    """A stored code as words: "sij_intra_articular" -> "sij intra articular"."""
-    return code.replace("_", " ")
+def label(code: str, field: str = "") -> str:
+    """A stored code as words: the vocabulary's for a ``field`` of it ("site",
+    "sij_intra_articular" -> "Sacroiliac joint, intra-articular"), else with spaces
+    ("day_1_flare" -> "day 1 flare")."""
+    return code_label(field, code)
 
 
 # --- My patients ----------------------------------------------------------------------------------
@@ -328,21 +331,33 @@ class TimelineItem:
     title: str
     status: str
     detail: str = ""
+    injection_id: uuid.UUID | None = None
 
 
 def timeline(
-    injections: Iterable[Injection], prompts: Iterable[dict[str, Any]]
+    injections: Iterable[Injection],
+    prompts: Iterable[dict[str, Any]],
+    unverified: Collection[uuid.UUID] = (),
 ) -> list[TimelineItem]:
-    """Injections and prompts in time order (a prompt at its planned time)."""
+    """Injections and prompts in time order (a prompt at its planned time). An injection in
+    ``unverified`` (the patient reported it, no clinician has confirmed it) says so."""
     items = [
         TimelineItem(
             at=i.injected_at,
             what="injection",
-            title=f"Injection: {label(i.site) or 'site not recorded'}",
-            status="given",
+            title=f"Injection: {label(i.site, 'site') or 'site not recorded'}",
+            status="unverified" if i.injection_id in unverified else "given",
             detail=", ".join(
-                label(part) for part in (i.laterality, i.solution, i.guidance, i.protocol) if part
+                label(code, field)
+                for field, code in (
+                    ("laterality", i.laterality),
+                    ("solution", i.solution),
+                    ("guidance", i.guidance),
+                    ("protocol", i.protocol),
+                )
+                if code
             ),
+            injection_id=i.injection_id,
         )
         for i in injections
     ]

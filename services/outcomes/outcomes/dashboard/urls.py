@@ -28,6 +28,11 @@ urlpatterns = [
         views.patient_password_reset,
         name="patient-password-reset",
     ),
+    path(
+        "injections/<uuid:injection_id>/verify/",
+        views.injection_verify,
+        name="injection-verify",
+    ),
     path("flags/", views.flag_inbox, name="flags"),
     path("flags/<uuid:flag_id>/<slug:action>/", views.flag_action, name="flag-action"),
     path("cohort/", views.cohort, name="cohort"),

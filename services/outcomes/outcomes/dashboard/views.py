@@ -198,9 +198,12 @@ def patient_timeline(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRe
     injections = selectors.patient_injections(
         clinic_id=request.clinician.clinic_id, patient_id=patient_id
     )
-    prompts, down = _optional(clients.prompt_timeline, request, patient_id, default=[])
+    prompts, prompts_down = _optional(clients.prompt_timeline, request, patient_id, default=[])
+    unverified, diary_down = _optional(
+        clients.unverified_injections, request, patient_id, default=set()
+    )
     show_all = request.GET.get("all") == "1"
-    items = selectors.timeline(injections, prompts or [])
+    items = selectors.timeline(injections, prompts or [], unverified)
     if not show_all:
         since = timezone.now() - RECENT
         items = [item for item in items if item.at >= since]
@@ -214,7 +217,8 @@ def patient_timeline(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRe
             "patient_id": patient_id,
             "items": items,
             "show_all": show_all,
-            "unavailable": down,
+            "unavailable": prompts_down,
+            "diary_unavailable": diary_down,
             "title": "Injections and prompts",
         },
     )
@@ -345,6 +349,22 @@ def injection_new(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRespo
         "dashboard/injection_form.html",
         {"form": form, "name": name, "person": person, "patient_id": patient_id, "nav": "patients"},
     )
+
+
+@require_POST
+@clinician_page
+def injection_verify(request: DashboardRequest, injection_id: uuid.UUID) -> HttpResponse:
+    """Confirm an injection a patient reported: diary marks it verified, by this clinician."""
+    try:
+        if not clients.injection_verify(request, injection_id):
+            raise Http404
+    except clients.ServiceUnavailable:
+        messages.error(request, "diary did not answer, so the injection is still unverified.")
+    except clients.ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "The injection is verified.")
+    return redirect(_safe_next(request, reverse("dashboard:patients")))
 
 
 def _recorded_message(recorded: clients.RecordedInjection) -> str:
@@ -575,7 +595,11 @@ def export_detail(request: DashboardRequest, export_id: uuid.UUID) -> HttpRespon
             "filters": [
                 (
                     selectors.label(name),
-                    selectors.label(", ".join(value)) if isinstance(value, list) else value,
+                    (
+                        ", ".join(selectors.label(code, name) for code in value)
+                        if isinstance(value, list)
+                        else value
+                    ),
                 )
                 for name, value in export.filters.items()
             ],

@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 from django import template
 from django.http import QueryDict
 
+from shared.vocabulary import code_label
+
 register = template.Library()
 
 DASH = "\u2013"  # an en dash: "no figure"
@@ -61,9 +63,11 @@ def get(mapping: Any, key: Any) -> Any:
 
 
 @register.filter
-def words(code: Any) -> str:
-    """A stored code in words: "sij_intra_articular" -> "sij intra articular"."""
-    return str(code or "").replace("_", " ")
+def words(code: Any, field: str = "") -> str:
+    """A stored code in words: with the vocabulary's words when the field is named
+    (``{{ value|words:"site" }}`` -> "Sacroiliac joint, intra-articular"), else with spaces
+    ("sij_intra_articular" -> "sij intra articular")."""
+    return code_label(field, str(code or ""))
 
 
 @register.simple_tag
