@@ -5,6 +5,7 @@ patient's data records the read in the audit trail."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -258,6 +259,22 @@ def _no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _one_click(request: HttpRequest, change: Callable[[], bool], *, done: str, undone: str) -> None:
+    """A change asked of another service from a button, and a message of how it went; "not
+    found" when that service does not know the object in the clinician's clinic."""
+    try:
+        found = change()
+    except clients.ServiceUnavailable as exc:
+        messages.error(request, f"{exc.service} did not answer, so {undone}. Try again.")
+        return
+    except clients.ActionRefused as exc:
+        messages.error(request, str(exc))
+        return
+    if not found:
+        raise Http404
+    messages.success(request, done)
+
+
 @require_http_methods(["GET", "POST"])
 @clinician_page
 def patient_invite(request: DashboardRequest) -> HttpResponse:
@@ -302,15 +319,12 @@ def patient_invite(request: DashboardRequest) -> HttpResponse:
 @require_POST
 @clinician_page
 def invitation_withdraw(request: DashboardRequest, invitation_id: uuid.UUID) -> HttpResponse:
-    try:
-        if not clients.invitation_withdraw(request, invitation_id):
-            raise Http404
-    except clients.ServiceUnavailable:
-        messages.error(request, "identity did not answer, so the invitation still stands.")
-    except clients.ActionRefused as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "The invitation is withdrawn: its code no longer works.")
+    _one_click(
+        request,
+        lambda: clients.invitation_withdraw(request, invitation_id),
+        done="The invitation is withdrawn: its code no longer works.",
+        undone="the invitation still stands",
+    )
     return redirect("dashboard:invite")
 
 
@@ -355,15 +369,12 @@ def injection_new(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRespo
 @clinician_page
 def injection_verify(request: DashboardRequest, injection_id: uuid.UUID) -> HttpResponse:
     """Confirm an injection a patient reported: diary marks it verified, by this clinician."""
-    try:
-        if not clients.injection_verify(request, injection_id):
-            raise Http404
-    except clients.ServiceUnavailable:
-        messages.error(request, "diary did not answer, so the injection is still unverified.")
-    except clients.ActionRefused as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "The injection is verified.")
+    _one_click(
+        request,
+        lambda: clients.injection_verify(request, injection_id),
+        done="The injection is verified.",
+        undone="the injection is still unverified",
+    )
     return redirect(_safe_next(request, reverse("dashboard:patients")))
 
 
