@@ -452,4 +452,35 @@ def test_a_clinician_invites_a_patient_and_records_their_first_injection(
     verified = demo.api("diary", f"injections/{reported.json()['id']}/")
     assert verified["verified"] is True
     assert verified["verified_by"] == demo.api("identity", "me/")["id"]
+
+    # The clinician's own injection was on the left, not the right: corrected from the timeline.
+    when = given.strftime("%-d %b %Y, %H:%M")
+    page.get_by_role("link", name=f"Correct or delete the injection of {when}").click()
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("Correct an injection of Nora Newcome")
+    expect(page.get_by_label("Side", exact=True)).to_have_value("right")
+    tab.check_accessibility()
+    page.get_by_label("Side", exact=True).select_option("left")
+    page.get_by_role("button", name="Save the correction").click()
+    expect(page.get_by_role("status").first).to_contain_text("The injection is corrected.")
+    corrected = demo.api("diary", f"injections/{injection['id']}/")
+    assert (corrected["laterality"], corrected["site"]) == ("left", "sij_intra_articular")
+    assert corrected["version"] == injection["version"] + 1
+
+    # The reported one turns out to be a mistake: deleted, and gone from the timeline.
+    reported_when = (given - timedelta(days=14)).strftime("%-d %b %Y, %H:%M")
+    page.locator("#timeline-table").wait_for()
+    page.get_by_role("link", name=f"Correct or delete the injection of {reported_when}").click()
+    page.get_by_role("button", name="Delete this injection").click()
+    expect(page.get_by_role("status").first).to_contain_text("The injection is deleted.")
+    remaining = demo.api("diary", f"patients/{me['id']}/injections/")["results"]
+    assert [row["id"] for row in remaining] == [injection["id"]]
+
+    def gone() -> bool:
+        page.reload()
+        timeline = page.locator("#timeline-table")
+        timeline.wait_for()
+        return "Iliolumbar" not in timeline.inner_text()
+
+    assert _until(gone), "the deleted injection stayed on the timeline"
     tab.check_no_console_errors()

@@ -55,6 +55,10 @@ class FakeServices:
     injections: dict[str, tuple[uuid.UUID, uuid.UUID, dict[str, Any]]] = field(default_factory=dict)
     # patient id -> diary's injections of the patient ({"id", "verified", ...}), as it lists them
     diary_injections: dict[uuid.UUID, list[dict[str, Any]]] = field(default_factory=dict)
+    # (method, injection id, the caller's user id, body) of every correction and deletion made
+    changes: list[tuple[str, uuid.UUID, uuid.UUID, dict[str, Any] | None]] = field(
+        default_factory=list
+    )
     # (injection id, the caller's user id) of every verification diary was asked for
     verified: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
     # When set, diary refuses an injection with these errors (400).
@@ -84,6 +88,13 @@ class FakeServices:
 
             def do_GET(self) -> None:
                 outer.handle_get(self)
+
+            def do_PATCH(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                outer.handle_change(self, body)
+
+            def do_DELETE(self) -> None:
+                outer.handle_change(self, None)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -292,15 +303,48 @@ class FakeServices:
         caller = self._caller(handler, "diary")
         if caller is None:
             return
-        people = self.people.get(caller.clinic_id, {}) if caller.clinic_id else {}
+        found = self._own_injection(caller.clinic_id, str(injection_id))
+        if found is None:
+            handler._reply(404, {"status": 404})
+            return
+        found[1]["verified"] = True
+        self.verified.append((injection_id, caller.id))
+        handler._reply(200, found[1])
+
+    def _own_injection(
+        self, clinic_id: uuid.UUID | None, injection_id: str
+    ) -> tuple[uuid.UUID, dict[str, Any]] | None:
+        """The patient and diary's row of an injection of the clinic, if any."""
+        people = self.people.get(clinic_id, {}) if clinic_id else {}
         for patient, rows in self.diary_injections.items():
             for row in rows:
-                if row["id"] == str(injection_id) and patient in people:
-                    row["verified"] = True
-                    self.verified.append((injection_id, caller.id))
-                    handler._reply(200, row)
-                    return
-        handler._reply(404, {"status": 404})
+                if row["id"] == injection_id and patient in people:
+                    return patient, row
+        return None
+
+    def handle_change(self, handler: Any, body: dict[str, Any] | None) -> None:
+        """diary's answer to a correction (PATCH) or deletion (DELETE) of an injection, as of the
+        version in If-Match: 412 when it is not the current one."""
+        caller = self._caller(handler, "diary")
+        if caller is None:
+            return
+        injection_id = handler.path.rstrip("/").split("/")[-1]
+        found = self._own_injection(caller.clinic_id, injection_id)
+        if found is None:
+            handler._reply(404, {"status": 404})
+            return
+        patient, row = found
+        if handler.headers.get("If-Match") != f'"{row["version"]}"':
+            handler._reply(412, {"status": 412, "detail": "Changed meanwhile."})
+            return
+        self.changes.append((handler.command, uuid.UUID(injection_id), caller.id, body))
+        if body is None:
+            self.diary_injections[patient].remove(row)
+            handler._reply(204)
+            return
+        row.update(body)
+        row["version"] += 1
+        handler._reply(200, row)
 
     @staticmethod
     def _page(rows: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
@@ -356,6 +400,12 @@ class FakeServices:
                 if pid in people and (only is None or str(pid) == only)
             ]
             handler._reply(200, self._page(rows, query))
+        elif url.path.startswith("/api/diary/v1/injections/"):
+            found = self._own_injection(clinic, parts[-1])
+            if found is None:
+                handler._reply(404, {"status": 404})
+            else:
+                handler._reply(200, {**found[1], "patient_id": str(found[0])})
         elif url.path.endswith(("/prompts/", "/entries/", "/injections/")):
             patient = uuid.UUID(parts[-2])
             if patient not in people:

@@ -314,3 +314,153 @@ def test_the_timeline_says_so_when_diary_cannot_tell_what_is_verified(
 
     assert "Injections the patient reported are not marked: diary did not answer." in page
     assert "Injection: Sacroiliac joint, intra-articular" in page  # the injections are still shown
+
+
+# --- Correcting and deleting an injection ---------------------------------------------------------
+
+
+def _recorded(fake: FakeServices, clinic: Clinic) -> tuple[uuid.UUID, uuid.UUID]:
+    """A patient with one injection, as outcomes and diary both have it."""
+    patient = clinic.enrol()
+    fake.add_person(clinic.clinic_id, patient, "Alice Able")
+    injection = uuid.UUID(clinic.inject(patient, T0)["injection_id"])
+    fake.diary_injections[patient] = [
+        {
+            "id": str(injection),
+            "performed_at": "2025-01-06T10:00:00Z",
+            "site": "sij_intra_articular",
+            "laterality": "left",
+            "solution": "dextrose",
+            "dextrose_percent": 15.0,
+            "anaesthetic": None,
+            "guidance": "fluoroscopy",
+            "protocol": None,
+            "diagnosis": None,
+            "co_treatments": ["exercise"],
+            "number_in_course": 1,
+            "recorded_by_role": "clinician",
+            "verified": True,
+            "version": 3,
+        }
+    ]
+    return patient, injection
+
+
+def _value(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no {name} in the form"
+    return match.group(1)
+
+
+def _filled(html: str) -> dict[str, object]:
+    """What a browser would send back of the correction form as shown."""
+    fields: dict[str, object] = {
+        "version": _hidden(html, "version"),
+        "performed_at": _value(html, "performed_at"),
+        "dextrose_percent": _value(html, "dextrose_percent"),
+        "co_treatments": re.findall(r'name="co_treatments" value="([^"]*)"[^>]*checked', html),
+    }
+    for name in ("site", "laterality", "solution", "anaesthetic", "guidance", "protocol"):
+        select = re.search(rf'<select name="{name}".*?</select>', html, re.S)
+        assert select
+        chosen = re.search(r'<option value="([^"]*)" selected>', select.group(0))
+        fields[name] = chosen.group(1) if chosen else ""
+    fields["diagnosis"] = ""
+    return fields
+
+
+def test_a_clinician_corrects_an_injection_from_the_timeline(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    patient, injection = _recorded(fake, clinic)
+    client = signed_in(csrf=True)
+    timeline = client.get(f"/dashboard/patients/{patient}/timeline/?all=1").content.decode()
+    page = client.get(f"/dashboard/injections/{injection}/").content.decode()
+    shown = _filled(page)
+
+    corrected = client.post(
+        f"/dashboard/injections/{injection}/",
+        {**shown, "laterality": "right", "csrfmiddlewaretoken": csrf(client)},
+        follow=True,
+    )
+
+    assert f'href="/dashboard/injections/{injection}/"' in timeline
+    # The form shows diary's injection, its time in the clinic's zone (London, winter).
+    assert shown["performed_at"] == "2025-01-06T10:00"
+    assert (shown["site"], shown["laterality"], shown["dextrose_percent"]) == (
+        "sij_intra_articular",
+        "left",
+        "15.0",
+    )
+    assert shown["co_treatments"] == ["exercise"]
+    assert shown["version"] == "3"
+    [(method, changed, by, body)] = fake.changes
+    assert (method, changed, by) == ("PATCH", injection, fake.accounts[CLINICIAN].user_id)
+    assert body is not None
+    assert body["laterality"] == "right"
+    assert body["performed_at"] == "2025-01-06T10:00:00+00:00"
+    assert (body["site"], body["dextrose_percent"], body["co_treatments"]) == (
+        "sij_intra_articular",
+        15.0,
+        ["exercise"],
+    )
+    assert corrected.redirect_chain == [(f"/dashboard/patients/{patient}/", 302)]
+    assert "The injection is corrected." in _text(corrected.content.decode())
+
+
+def test_a_correction_of_an_injection_changed_meanwhile_changes_nothing(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    patient, injection = _recorded(fake, clinic)
+    client = signed_in(csrf=True)
+    shown = _filled(client.get(f"/dashboard/injections/{injection}/").content.decode())
+    fake.diary_injections[patient][0].update(laterality="bilateral", version=4)  # another clinician
+
+    stale = client.post(
+        f"/dashboard/injections/{injection}/",
+        {**shown, "laterality": "right", "csrfmiddlewaretoken": csrf(client)},
+        follow=True,
+    )
+    html = stale.content.decode()
+
+    assert fake.changes == []
+    assert stale.redirect_chain == [(f"/dashboard/injections/{injection}/", 302)]
+    assert "Someone changed this injection after you opened it, so nothing was changed." in _text(
+        html
+    )
+    # The form now shows the injection as it is, at its new version.
+    assert _filled(html)["laterality"] == "bilateral"
+    assert _hidden(html, "version") == "4"
+
+
+def test_a_clinician_deletes_an_injection_entered_by_mistake(
+    fake: FakeServices, clinic: Clinic, other: Clinic
+) -> None:
+    patient, injection = _recorded(fake, clinic)
+    foreign = treated_patient(other, fake, "Carol Cross")
+    theirs = str(uuid.uuid4())
+    fake.diary_injections[foreign] = [{"id": theirs, "version": 1}]
+    client = signed_in(csrf=True)
+    token = csrf(client)
+
+    stale = client.post(
+        f"/dashboard/injections/{injection}/delete/",
+        {"version": "2", "csrfmiddlewaretoken": token},
+        follow=True,
+    )
+    not_ours = client.post(
+        f"/dashboard/injections/{theirs}/delete/", {"version": "1", "csrfmiddlewaretoken": token}
+    )
+    not_ours_page = client.get(f"/dashboard/injections/{theirs}/")
+    deleted = client.post(
+        f"/dashboard/injections/{injection}/delete/",
+        {"version": "3", "csrfmiddlewaretoken": token},
+        follow=True,
+    )
+
+    assert "nothing was changed" in _text(stale.content.decode())
+    assert (not_ours.status_code, not_ours_page.status_code) == (404, 404)
+    assert [(method, changed) for method, changed, _, _ in fake.changes] == [("DELETE", injection)]
+    assert deleted.redirect_chain == [(f"/dashboard/patients/{patient}/", 302)]
+    assert "The injection is deleted." in _text(deleted.content.decode())
+    assert fake.diary_injections[patient] == []

@@ -80,6 +80,10 @@ class ActionRefused(Exception):
     """The service refused a change the clinician asked for; the message says why."""
 
 
+class StaleVersion(Exception):
+    """The object changed since the clinician opened it (412): their change was not made."""
+
+
 class InputRefused(Exception):
     """The service refused what was typed: its messages by field ("" for the whole form)."""
 
@@ -117,8 +121,13 @@ def _call(
     path: str,
     params: dict[str, Any] | None = None,
     body: dict[str, Any] | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> requests.Response:
-    headers = {"Authorization": f"Bearer {_token(request)}", "Accept": "application/json"}
+    headers = {
+        "Authorization": f"Bearer {_token(request)}",
+        "Accept": "application/json",
+        **(extra_headers or {}),
+    }
     request_id = current_request_id()
     if request_id:
         headers["X-Request-ID"] = request_id
@@ -170,20 +179,32 @@ def _change(
     path: str,
     body: dict[str, Any] | None = None,
     expected: tuple[int, ...] = (201,),
+    method: str = "POST",
+    version: int | None = None,
 ) -> requests.Response | None:
-    """A POST of a change; None when the object is not the clinician's (404). Input the service
-    refuses raises InputRefused, a change it refuses (not allowed, in conflict, too many)
-    ActionRefused, any other answer than ``expected`` ServiceUnavailable."""
-    response = _call(request, service, "POST", path, body=body)
-    if response.status_code == 404:
+    """A change (POST unless told otherwise, with ``If-Match`` when a ``version`` is given);
+    None when the object is not the clinician's (404). Input the service refuses raises
+    InputRefused, a change it refuses (not allowed, in conflict, too many) ActionRefused, a
+    version no longer current StaleVersion, any other answer than ``expected``
+    ServiceUnavailable."""
+    headers = {"If-Match": f'"{version}"'} if version is not None else None
+    response = _call(request, service, method, path, body=body, extra_headers=headers)
+    status = response.status_code
+    if status == 404:
         return None
-    if response.status_code == 400 and body is not None:
+    if status == 400 and body is not None:
         raise InputRefused(_field_errors(response))
-    if response.status_code == 429:
+    if status == 412:
+        raise StaleVersion
+    if status == 429:
         raise ActionRefused("Too many changes in a short time. Wait a minute and try again.")
-    if response.status_code in (403, 409, 410):
+    if status in (403, 409, 410):
         raise ActionRefused(_detail(response) or f"{service} refused this.")
-    _body(response, service, *expected)
+    if status not in expected:
+        logger.warning(
+            "a service refused a dashboard request", extra={"service": service, "status": status}
+        )
+        raise ServiceUnavailable(service)
     return response
 
 
@@ -196,7 +217,7 @@ def _post(
 ) -> Any:
     """The answer's body to a change (see ``_change``); None for 404."""
     response = _change(request, service, path, body, expected)
-    return None if response is None else response.json()
+    return None if response is None else _body(response, service, response.status_code)
 
 
 def _get_all(
@@ -438,7 +459,7 @@ def injection_record(
     response = _change(request, "diary", path, values, expected=(201, 200))
     if response is None:
         return None
-    row = response.json()
+    row = _body(response, "diary", response.status_code)
     return RecordedInjection(
         injection_id=uuid.UUID(row["id"]),
         performed_at=_when(row.get("performed_at")),
@@ -460,3 +481,30 @@ def injection_verify(request: HttpRequest, injection_id: uuid.UUID) -> bool:
     False when diary does not know it in the clinician's clinic."""
     path = f"/api/diary/v1/injections/{injection_id}/verify/"
     return _change(request, "diary", path, expected=(200,)) is not None
+
+
+def injection(request: HttpRequest, injection_id: uuid.UUID) -> dict[str, Any] | None:
+    """One injection as diary has it, with its ``version``; None when it is not of a patient of
+    the clinician's clinic (or is deleted)."""
+    row = _get(request, "diary", f"/api/diary/v1/injections/{injection_id}/")
+    if row is not None:
+        row["performed_at"] = _when(row.get("performed_at"))
+    return row
+
+
+def injection_correct(
+    request: HttpRequest, injection_id: uuid.UUID, changes: dict[str, Any], version: int
+) -> bool:
+    """Correct an injection as of the ``version`` the clinician saw (StaleVersion when it has
+    changed since). False when diary does not know it in the clinician's clinic."""
+    path = f"/api/diary/v1/injections/{injection_id}/"
+    response = _change(request, "diary", path, changes, (200,), method="PATCH", version=version)
+    return response is not None
+
+
+def injection_delete(request: HttpRequest, injection_id: uuid.UUID, version: int) -> bool:
+    """Delete an injection entered by mistake (diary keeps it in its history), as of the
+    ``version`` the clinician saw. False when diary does not know it in the clinician's clinic."""
+    path = f"/api/diary/v1/injections/{injection_id}/"
+    response = _change(request, "diary", path, None, (204,), method="DELETE", version=version)
+    return response is not None

@@ -106,12 +106,9 @@ def _optional_choice(label: str, choices: Any, help_text: str = "") -> forms.Cho
     )
 
 
-class InjectionForm(forms.Form):
-    """An injection the clinician gave, as diary records it (diary checks it again). The ids are
-    chosen when the form is first shown, so sending the same form twice records one injection."""
+class InjectionDetailsForm(forms.Form):
+    """An injection's time and details as diary records them (diary checks them again)."""
 
-    injection_id = forms.UUIDField(widget=forms.HiddenInput)
-    new_course_id = forms.UUIDField(widget=forms.HiddenInput)
     performed_at = forms.DateTimeField(
         label="Given at",
         input_formats=[DATETIME_LOCAL],
@@ -139,17 +136,9 @@ class InjectionForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
-    new_course = forms.BooleanField(
-        label="This injection starts a new course",
-        required=False,
-        help_text="Otherwise it joins the course of the patient's nearest injection within 12 "
-        "weeks of it, or starts one when there is none.",
-    )
 
-    @classmethod
-    def initial_values(cls) -> dict[str, Any]:
-        now = timezone.localtime().replace(second=0, microsecond=0)
-        return {"injection_id": uuid.uuid4(), "new_course_id": uuid.uuid4(), "performed_at": now}
+    # diary's names for this form's fields, where they differ ("" for the whole form)
+    SERVICE_FIELDS: dict[str, str] = {}
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -160,24 +149,62 @@ class InjectionForm(forms.Form):
             self.add_error("dextrose_percent", "Only a dextrose solution has a concentration.")
         return cleaned
 
-    def diary_body(self) -> dict[str, Any]:
-        """The body of diary's create: every detail, null where not recorded."""
+    def details(self) -> dict[str, Any]:
+        """The time and every detail, null where not recorded, as diary takes them."""
         data = self.cleaned_data
-        body: dict[str, Any] = {
-            "id": str(data["injection_id"]),
+        percent = data["dextrose_percent"]
+        return {
             "performed_at": data["performed_at"].isoformat(),
             **{name: data[name] or None for name in DETAILS},
-            "dextrose_percent": (
-                float(data["dextrose_percent"]) if data["dextrose_percent"] is not None else None
-            ),
+            "dextrose_percent": float(percent) if percent is not None else None,
             "co_treatments": list(data["co_treatments"]),
         }
-        if data["new_course"]:
-            body["course_id"] = str(data["new_course_id"])
+
+
+class InjectionForm(InjectionDetailsForm):
+    """A new injection. Its ids are chosen when the form is first shown, so sending the same
+    form twice records one injection."""
+
+    injection_id = forms.UUIDField(widget=forms.HiddenInput)
+    new_course_id = forms.UUIDField(widget=forms.HiddenInput)
+    new_course = forms.BooleanField(
+        label="This injection starts a new course",
+        required=False,
+        help_text="Otherwise it joins the course of the patient's nearest injection within 12 "
+        "weeks of it, or starts one when there is none.",
+    )
+
+    SERVICE_FIELDS = {"id": "", "course_id": "new_course"}
+
+    @classmethod
+    def initial_values(cls) -> dict[str, Any]:
+        now = timezone.localtime().replace(second=0, microsecond=0)
+        return {"injection_id": uuid.uuid4(), "new_course_id": uuid.uuid4(), "performed_at": now}
+
+    def diary_body(self) -> dict[str, Any]:
+        """The body of diary's create."""
+        body = {"id": str(self.cleaned_data["injection_id"]), **self.details()}
+        if self.cleaned_data["new_course"]:
+            body["course_id"] = str(self.cleaned_data["new_course_id"])
         return body
 
-    # diary's names for this form's fields (the injection's id is hidden: on the whole form)
-    SERVICE_FIELDS = {"id": "", "course_id": "new_course"}
+
+class InjectionCorrectionForm(InjectionDetailsForm):
+    """A correction of a recorded injection, as of the version the clinician saw."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    @classmethod
+    def initial_values(cls, row: dict[str, Any]) -> dict[str, Any]:
+        """The form's values from diary's injection (its time in the clinic's zone)."""
+        performed_at = row.get("performed_at")
+        return {
+            "version": row.get("version"),
+            "performed_at": timezone.localtime(performed_at) if performed_at else None,
+            **{name: row.get(name) or "" for name in DETAILS},
+            "dextrose_percent": row.get("dextrose_percent"),
+            "co_treatments": row.get("co_treatments") or [],
+        }
 
 
 class InvitationForm(forms.Form):

@@ -28,6 +28,12 @@ urlpatterns = [
         views.patient_password_reset,
         name="patient-password-reset",
     ),
+    path("injections/<uuid:injection_id>/", views.injection_edit, name="injection-edit"),
+    path(
+        "injections/<uuid:injection_id>/delete/",
+        views.injection_remove,
+        name="injection-delete",
+    ),
     path(
         "injections/<uuid:injection_id>/verify/",
         views.injection_verify,

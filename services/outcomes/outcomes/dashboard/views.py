@@ -26,6 +26,7 @@ from outcomes.dashboard import clients, selectors, services
 from outcomes.dashboard.access import DashboardRequest, clinician_page, unavailable
 from outcomes.dashboard.forms import (
     ExportForm,
+    InjectionCorrectionForm,
     InjectionForm,
     InvitationForm,
     PasswordChangeForm,
@@ -363,6 +364,93 @@ def injection_new(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRespo
         "dashboard/injection_form.html",
         {"form": form, "name": name, "person": person, "patient_id": patient_id, "nav": "patients"},
     )
+
+
+def _patient_name(request: DashboardRequest, patient_id: uuid.UUID) -> str:
+    person, _ = _optional(clients.person, request, patient_id)
+    return (person.name if person else "") or f"Patient {str(patient_id)[:8]}"
+
+
+@require_http_methods(["GET", "POST"])
+@clinician_page
+def injection_edit(request: DashboardRequest, injection_id: uuid.UUID) -> HttpResponse:
+    """Correct a recorded injection, or delete one entered by mistake (a button on the same
+    page). Either is made as of the version the form was filled from: when someone changed
+    the injection meanwhile, nothing is changed and the form shows it as it is now."""
+    try:
+        row = clients.injection(request, injection_id)
+    except clients.ServiceUnavailable:
+        return unavailable(request, "diary")
+    if row is None:
+        raise Http404
+    patient_id = uuid.UUID(row["patient_id"])
+    form = InjectionCorrectionForm(
+        request.POST if request.method == "POST" else None,
+        initial=InjectionCorrectionForm.initial_values(row),
+    )
+    if form.is_bound and form.is_valid():
+        try:
+            found = clients.injection_correct(
+                request, injection_id, form.details(), form.cleaned_data["version"]
+            )
+        except clients.InputRefused as exc:
+            add_service_errors(form, exc.errors)
+        except clients.StaleVersion:
+            messages.error(request, CHANGED_MEANWHILE)
+            return redirect("dashboard:injection-edit", injection_id=injection_id)
+        except clients.ActionRefused as exc:
+            form.add_error(None, str(exc))
+        except clients.ServiceUnavailable:
+            form.add_error(None, "diary did not answer, so nothing was changed. Try again.")
+        else:
+            if not found:
+                raise Http404
+            messages.success(request, "The injection is corrected.")
+            return redirect("dashboard:patient", patient_id=patient_id)
+    return render(
+        request,
+        "dashboard/injection_form.html",
+        {
+            "form": form,
+            "name": _patient_name(request, patient_id),
+            "patient_id": patient_id,
+            "injection": row,
+            "nav": "patients",
+        },
+    )
+
+
+CHANGED_MEANWHILE = (
+    "Someone changed this injection after you opened it, so nothing was changed. Here it is as "
+    "it is now: make your change again if it is still needed."
+)
+
+
+@require_POST
+@clinician_page
+def injection_remove(request: DashboardRequest, injection_id: uuid.UUID) -> HttpResponse:
+    """Delete an injection entered by mistake, as of the version the page showed."""
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        raise Http404 from None
+    try:
+        row = clients.injection(request, injection_id)
+        if row is None:
+            raise Http404
+        if not clients.injection_delete(request, injection_id, version):
+            raise Http404
+    except clients.StaleVersion:
+        messages.error(request, CHANGED_MEANWHILE)
+        return redirect("dashboard:injection-edit", injection_id=injection_id)
+    except clients.ActionRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("dashboard:injection-edit", injection_id=injection_id)
+    except clients.ServiceUnavailable as exc:
+        messages.error(request, f"{exc.service} did not answer, so nothing was deleted.")
+        return redirect("dashboard:injection-edit", injection_id=injection_id)
+    messages.success(request, "The injection is deleted. Its prompts still to come are cancelled.")
+    return redirect("dashboard:patient", patient_id=uuid.UUID(row["patient_id"]))
 
 
 @require_POST
