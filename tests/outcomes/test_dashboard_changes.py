@@ -108,7 +108,7 @@ def test_an_invitation_identity_refuses_or_the_form_catches_says_why(
     assert "Enter a valid email address." in _text(mistyped)
     assert "A year of birth cannot be in the future." in _text(future)
     assert "This field is required." in _text(nameless)
-    assert "identity did not answer, so nobody was invited." in _text(down)
+    assert "identity did not answer, so the invitation may not be made." in _text(down)
     assert fake.invitations == {}
     for page in (taken, mistyped, future, nameless, down):
         assert "Nothing was saved" in _text(page) or "identity did not answer" in _text(page)
@@ -239,7 +239,9 @@ def test_an_injection_the_form_or_diary_refuses_is_not_recorded_and_says_why(
         unknown_site.content.decode()
     )
     assert "This course is another's." in _text(diary_says.content.decode())
-    assert "diary did not answer, so nothing was recorded." in _text(down.content.decode())
+    assert "diary did not answer, so the injection may not be recorded. Send the form again" in (
+        _text(down.content.decode())
+    )
     assert fake.injections == {}
     for response in (future, prp_strength, unknown_site, diary_says, down):
         assert response.redirect_chain == []  # the form again, with what was typed
@@ -452,6 +454,13 @@ def test_a_clinician_deletes_an_injection_entered_by_mistake(
         f"/dashboard/injections/{theirs}/delete/", {"version": "1", "csrfmiddlewaretoken": token}
     )
     not_ours_page = client.get(f"/dashboard/injections/{theirs}/")
+    fake.down.add("diary")
+    down = client.post(
+        f"/dashboard/injections/{injection}/delete/",
+        {"version": "3", "csrfmiddlewaretoken": token},
+        follow=True,
+    )
+    fake.down.clear()
     deleted = client.post(
         f"/dashboard/injections/{injection}/delete/",
         {"version": "3", "csrfmiddlewaretoken": token},
@@ -460,6 +469,10 @@ def test_a_clinician_deletes_an_injection_entered_by_mistake(
 
     assert "nothing was changed" in _text(stale.content.decode())
     assert (not_ours.status_code, not_ours_page.status_code) == (404, 404)
+    assert down.redirect_chain == [(f"/dashboard/injections/{injection}/", 302)]
+    assert "diary did not answer, so nothing was deleted. Try again." in _text(
+        down.content.decode()
+    )
     assert [(method, changed) for method, changed, _, _ in fake.changes] == [("DELETE", injection)]
     assert deleted.redirect_chain == [(f"/dashboard/patients/{patient}/", 302)]
     assert "The injection is deleted." in _text(deleted.content.decode())

@@ -254,6 +254,23 @@ def patient_diary(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRespo
 # service checks the clinician's rights and records the change as theirs.
 
 
+# When a service does not answer, a change may or may not have been made (the answer may be what
+# was lost): each message says how to find out, and sending again is always safe.
+NO_ANSWER_INVITE = (
+    "identity did not answer, so the invitation may not be made. Send the form again: a new "
+    "code replaces any made meanwhile."
+)
+NO_ANSWER_RECORD = (
+    "diary did not answer, so the injection may not be recorded. Send the form again: it is "
+    "never recorded twice."
+)
+NO_ANSWER_CORRECT = (
+    "diary did not answer, so the correction may not be saved. Send it again: if it was saved, "
+    "the page says the injection changed and shows it as it is."
+)
+NO_ANSWER_DELETE = "the injection may not be deleted. The patient's timeline shows whether it is."
+
+
 def _no_store(response: HttpResponse) -> HttpResponse:
     """A page with a one-time code: never kept by a browser or a proxy."""
     response["Cache-Control"] = "no-store"
@@ -295,7 +312,7 @@ def patient_invite(request: DashboardRequest) -> HttpResponse:
         except clients.ActionRefused as exc:
             form.add_error("email", str(exc))
         except clients.ServiceUnavailable:
-            form.add_error(None, "identity did not answer, so nobody was invited. Try again.")
+            form.add_error(None, NO_ANSWER_INVITE)
         else:
             return _no_store(
                 render(
@@ -324,7 +341,7 @@ def invitation_withdraw(request: DashboardRequest, invitation_id: uuid.UUID) -> 
         request,
         lambda: clients.invitation_withdraw(request, invitation_id),
         done="The invitation is withdrawn: its code no longer works.",
-        undone="the invitation still stands",
+        undone="the invitation may still stand",
     )
     return redirect("dashboard:invite")
 
@@ -353,7 +370,7 @@ def injection_new(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRespo
         except clients.ActionRefused as exc:
             form.add_error(None, str(exc))
         except clients.ServiceUnavailable:
-            form.add_error(None, "diary did not answer, so nothing was recorded. Try again.")
+            form.add_error(None, NO_ANSWER_RECORD)
         else:
             if recorded is None:
                 raise Http404
@@ -401,7 +418,7 @@ def injection_edit(request: DashboardRequest, injection_id: uuid.UUID) -> HttpRe
         except clients.ActionRefused as exc:
             form.add_error(None, str(exc))
         except clients.ServiceUnavailable:
-            form.add_error(None, "diary did not answer, so nothing was changed. Try again.")
+            form.add_error(None, NO_ANSWER_CORRECT)
         else:
             if not found:
                 raise Http404
@@ -434,23 +451,29 @@ def injection_remove(request: DashboardRequest, injection_id: uuid.UUID) -> Http
         version = int(request.POST.get("version", ""))
     except ValueError:
         raise Http404 from None
+    edit_page = reverse("dashboard:injection-edit", args=[injection_id])
     try:
         row = clients.injection(request, injection_id)
-        if row is None:
-            raise Http404
+    except clients.ServiceUnavailable:
+        messages.error(request, "diary did not answer, so nothing was deleted. Try again.")
+        return redirect(edit_page)
+    if row is None:
+        raise Http404
+    patient_page = reverse("dashboard:patient", args=[row["patient_id"]])
+    try:
         if not clients.injection_delete(request, injection_id, version):
             raise Http404
     except clients.StaleVersion:
         messages.error(request, CHANGED_MEANWHILE)
-        return redirect("dashboard:injection-edit", injection_id=injection_id)
+        return redirect(edit_page)
     except clients.ActionRefused as exc:
         messages.error(request, str(exc))
-        return redirect("dashboard:injection-edit", injection_id=injection_id)
-    except clients.ServiceUnavailable as exc:
-        messages.error(request, f"{exc.service} did not answer, so nothing was deleted.")
-        return redirect("dashboard:injection-edit", injection_id=injection_id)
+        return redirect(edit_page)
+    except clients.ServiceUnavailable:
+        messages.error(request, f"diary did not answer: {NO_ANSWER_DELETE}")
+        return redirect(patient_page)
     messages.success(request, "The injection is deleted. Its prompts still to come are cancelled.")
-    return redirect("dashboard:patient", patient_id=uuid.UUID(row["patient_id"]))
+    return redirect(patient_page)
 
 
 @require_POST
@@ -461,7 +484,7 @@ def injection_verify(request: DashboardRequest, injection_id: uuid.UUID) -> Http
         request,
         lambda: clients.injection_verify(request, injection_id),
         done="The injection is verified.",
-        undone="the injection is still unverified",
+        undone="the injection may still be unverified",
     )
     return redirect(_safe_next(request, reverse("dashboard:patients")))
 
