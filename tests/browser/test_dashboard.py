@@ -358,16 +358,31 @@ def test_a_clinician_invites_a_patient_and_records_their_first_injection(
     page.get_by_label("Year of birth").fill("1968")
     tab.screenshot("invite-form")
     page.get_by_role("button", name="Invite and show the code").click()
-    code = page.locator("#invitation-code").inner_text()
+    lost = page.locator("#invitation-code").inner_text()
     tab.screenshot("invitation-code")
     tab.check_accessibility()
 
-    # The patient accepts on their phone.
-    accepted = requests.post(
-        identity + "invitations/accept/",
-        json={"code": code, "password": "a-new-patient-passphrase", "timezone": "Europe/London"},
-        timeout=30,
-    )
+    # The patient loses the code before using it: a new one from the list of open invitations.
+    page.get_by_role("link", name="Invite another patient").click()
+    tab.check_accessibility()
+    page.get_by_role("button", name=f"A new code for {email}").click()
+    code = page.locator("#invitation-code").inner_text()
+    assert code != lost
+
+    # The patient accepts on their phone, with the new code; the lost one no longer works.
+    def accept(with_code: str) -> requests.Response:
+        return requests.post(
+            identity + "invitations/accept/",
+            json={
+                "code": with_code,
+                "password": "a-new-patient-passphrase",
+                "timezone": "Europe/London",
+            },
+            timeout=30,
+        )
+
+    assert accept(lost).status_code == 410
+    accepted = accept(code)
     assert accepted.status_code == 201, accepted.text
     me = requests.get(
         identity + "me/",

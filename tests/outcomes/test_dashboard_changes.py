@@ -115,6 +115,29 @@ def test_an_invitation_identity_refuses_or_the_form_catches_says_why(
         assert 'id="invitation-code"' not in page
 
 
+def test_a_patient_who_lost_their_code_gets_a_new_one_that_replaces_it(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    client = signed_in(csrf=True)
+    _invite(client)
+    [first] = fake.invitations.values()
+    page = client.get(INVITE).content.decode()
+    again = re.search(
+        r'<form method="post" action="/dashboard/patients/invite/".*?</form>', page, re.S
+    )
+    assert again, "no New code button"
+    sent = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', again.group(0)))
+
+    response = client.post(INVITE, sent)
+
+    second = [i for i in fake.invitations.values() if i is not first]
+    assert [(i["email"], i["full_name"], i["sex"], i["birth_year"]) for i in second] == [
+        ("nina.north@example.org", "Nina North", "female", 1971)
+    ]
+    assert first["state"] == "revoked"  # identity replaced the lost code
+    assert second[0]["code"] in response.content.decode()
+
+
 def test_a_clinician_withdraws_an_invitation_but_not_another_clinics(
     fake: FakeServices, clinic: Clinic, other: Clinic
 ) -> None:

@@ -333,6 +333,8 @@ class Invitation:
     name: str
     created_at: datetime | None
     expires_at: datetime | None
+    sex: str = "unknown"
+    birth_year: int | None = None
     # Only in the answer to the invitation's creation: identity shows it once.
     code: str = ""
 
@@ -344,6 +346,8 @@ def _invitation(row: dict[str, Any]) -> Invitation:
         name=row.get("full_name") or "",
         created_at=_when(row.get("created_at")),
         expires_at=_when(row.get("expires_at")),
+        sex=row.get("sex") or "unknown",
+        birth_year=row.get("birth_year"),
         code=str(row.get("code") or ""),
     )
 
