@@ -398,6 +398,20 @@ def test_a_clinician_invites_a_patient_and_records_their_first_injection(
 
     assert _until(listed), "the new patient never showed on the clinician's list"
     page.get_by_role("link", name="Nora Newcome").click()
+
+    # The year of birth was mistyped at the invitation: corrected, and outcomes hears of it.
+    page.get_by_role("link", name="Correct name, sex or year of birth").click()
+    expect(page.get_by_label("Year of birth")).to_have_value("1968")
+    tab.check_accessibility()
+    page.get_by_label("Year of birth").fill("1969")
+    page.get_by_role("button", name="Save the details").click()
+    expect(page.get_by_role("status").first).to_contain_text("The patient's details are saved.")
+
+    def corrected_year() -> bool:
+        page.reload()
+        return "female, 1969" in page.locator("#patient-summary").inner_text()
+
+    assert _until(corrected_year), "outcomes never took in the corrected year of birth"
     page.get_by_role("link", name="Record an injection").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Record an injection for Nora Newcome"

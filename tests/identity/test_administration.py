@@ -216,6 +216,64 @@ def test_clinician_reads_one_patient_and_the_read_is_audited() -> None:
     assert (entry.actor_id, entry.subject_patient_id) == (clinician.id, patient.id)
 
 
+def test_clinician_corrects_a_patients_details_and_the_other_services_hear_of_it() -> None:
+    clinic = ClinicFactory()
+    clinician = member("clinician", clinic)
+    patient = member("patient", clinic, sex="unknown", birth_year=None, full_name="Nora Newcom")
+    client = as_user(clinician.email)
+
+    response = client.patch(
+        f"{PATIENTS}{patient.id}/",
+        {"full_name": "  Nora Newcome ", "sex": "female", "birth_year": 1968},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    assert (response.json()["full_name"], response.json()["sex"]) == ("Nora Newcome", "female")
+    assert response.json()["birth_year"] == 1968
+    stored = User.objects.get(pk=patient.pk)
+    assert (stored.full_name, stored.sex, stored.birth_year) == ("Nora Newcome", "female", 1968)
+    # outcomes groups cohorts by sex and age band: it is told; the name stays with identity.
+    [event] = OutboxEvent.objects.filter(type="identity.patient.updated")
+    assert event.data["changed"] == ["birth_year", "sex"]
+    assert (event.data["sex"], event.data["birth_year"]) == ("female", 1968)
+    assert "full_name" not in event.data
+    entry = AuditEntry.objects.get(action="user.update")
+    assert (entry.actor_id, entry.subject_patient_id) == (clinician.id, patient.id)
+    assert set(entry.changed_fields) == {"full_name", "sex", "birth_year"}
+
+
+def test_a_patients_details_are_checked_and_only_their_clinics_clinicians_change_them() -> None:
+    clinic = ClinicFactory()
+    clinician = member("clinician", clinic)
+    admin = member("clinic_admin", clinic)
+    patient = member("patient", clinic, full_name="Nora Newcome")
+    other_clinician = member("clinician")
+    client = as_user(clinician.email)
+    url = f"{PATIENTS}{patient.id}/"
+
+    bad = [
+        client.patch(url, body, format="json")
+        for body in (
+            {"sex": "robot"},
+            {"birth_year": 2999},
+            {"full_name": "   "},
+            {"email": "taken@example.org"},  # not a detail a clinician changes here
+            {"timezone": "Europe/Paris"},  # the patient's own setting
+        )
+    ]
+    foreign = as_user(other_clinician.email).patch(url, {"sex": "male"}, format="json")
+    not_clinician = as_user(admin.email).patch(url, {"sex": "male"}, format="json")
+    own = as_user(patient.email).patch(url, {"sex": "male"}, format="json")
+
+    assert [response.status_code for response in bad] == [400] * 5
+    assert all(is_problem(response, 400) for response in bad)
+    assert is_problem(foreign, 404, "not-found")
+    assert (not_clinician.status_code, own.status_code) == (403, 403)
+    assert User.objects.get(pk=patient.pk).full_name == "Nora Newcome"
+    assert not OutboxEvent.objects.filter(type="identity.patient.updated").exists()
+
+
 def test_patient_cannot_list_patients() -> None:
     patient = member("patient")
     assert is_problem(as_user(patient.email).get(PATIENTS), 403, "forbidden")

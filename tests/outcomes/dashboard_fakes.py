@@ -59,6 +59,8 @@ class FakeServices:
     changes: list[tuple[str, uuid.UUID, uuid.UUID, dict[str, Any] | None]] = field(
         default_factory=list
     )
+    # (the caller's user id, body) of every correction of a patient's details at identity
+    person_updates: list[tuple[uuid.UUID, dict[str, Any]]] = field(default_factory=list)
     # (injection id, the caller's user id) of every verification diary was asked for
     verified: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
     # When set, diary refuses an injection with these errors (400).
@@ -311,6 +313,22 @@ class FakeServices:
         self.verified.append((injection_id, caller.id))
         handler._reply(200, found[1])
 
+    def _person_update(self, handler: Any, body: dict[str, Any]) -> None:
+        caller = self._caller(handler, "identity")
+        if caller is None:
+            return
+        people = self.people.get(caller.clinic_id, {}) if caller.clinic_id else {}
+        person = people.get(uuid.UUID(handler.path.rstrip("/").split("/")[-1]))
+        if person is None:
+            handler._reply(404, {"status": 404})
+            return
+        if body.get("sex") not in ("female", "male", "other", "unknown"):
+            handler._reply(400, {"status": 400, "errors": [{"field": "sex", "message": "No."}]})
+            return
+        person.update(body)
+        self.person_updates.append((caller.id, body))
+        handler._reply(200, person)
+
     def _own_injection(
         self, clinic_id: uuid.UUID | None, injection_id: str
     ) -> tuple[uuid.UUID, dict[str, Any]] | None:
@@ -324,7 +342,11 @@ class FakeServices:
 
     def handle_change(self, handler: Any, body: dict[str, Any] | None) -> None:
         """diary's answer to a correction (PATCH) or deletion (DELETE) of an injection, as of the
-        version in If-Match: 412 when it is not the current one."""
+        version in If-Match: 412 when it is not the current one; identity's to a correction of a
+        patient's details (PATCH)."""
+        if handler.path.startswith("/api/identity/v1/patients/"):
+            self._person_update(handler, body or {})
+            return
         caller = self._caller(handler, "diary")
         if caller is None:
             return

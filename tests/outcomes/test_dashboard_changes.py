@@ -159,6 +159,57 @@ def test_a_clinician_withdraws_an_invitation_but_not_another_clinics(
     assert "nina.north@example.org" not in html  # no longer listed as pending
 
 
+# --- Correcting a patient's details ------------------------------------------------------------
+
+
+def test_a_clinician_corrects_a_patients_name_sex_and_year_of_birth(
+    fake: FakeServices, clinic: Clinic, other: Clinic
+) -> None:
+    patient = treated_patient(clinic, fake, "Nora Newcom")
+    fake.people[clinic.clinic_id][patient].update(sex="unknown", birth_year=None)
+    foreign = treated_patient(other, fake, "Carol Cross")
+    client = signed_in(csrf=True)
+    patient_page = client.get(f"/dashboard/patients/{patient}/").content.decode()
+    form = client.get(f"/dashboard/patients/{patient}/details/").content.decode()
+    url = f"/dashboard/patients/{patient}/details/"
+    token = csrf(client)
+
+    future = client.post(
+        url,
+        {
+            "full_name": "Nora Newcome",
+            "sex": "female",
+            "birth_year": "2999",
+            "csrfmiddlewaretoken": token,
+        },
+    )
+    saved = client.post(
+        url,
+        {
+            "full_name": "Nora Newcome",
+            "sex": "female",
+            "birth_year": "1968",
+            "csrfmiddlewaretoken": token,
+        },
+        follow=True,
+    )
+    theirs = client.get(f"/dashboard/patients/{foreign}/details/")
+
+    assert f'href="{url}"' in patient_page
+    assert 'value="Nora Newcom"' in form
+    assert "A year of birth cannot be in the future." in _text(future.content.decode())
+    assert fake.person_updates == [
+        (
+            fake.accounts[CLINICIAN].user_id,
+            {"full_name": "Nora Newcome", "sex": "female", "birth_year": 1968},
+        )
+    ]
+    assert saved.redirect_chain == [(f"/dashboard/patients/{patient}/", 302)]
+    assert "The patient's details are saved." in _text(saved.content.decode())
+    assert theirs.status_code == 404
+    assert b"Carol Cross" not in theirs.content
+
+
 # --- Recording an injection -----------------------------------------------------------------------
 
 

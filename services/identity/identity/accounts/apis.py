@@ -566,7 +566,18 @@ class PatientListApi(GenericAPIView[User]):
 
 
 class PatientDetailApi(APIView):
+    """One patient of the clinician's clinic. A clinician corrects the details recorded at the
+    invitation (name, sex, year of birth); the patient's own settings (time zone, language) are
+    theirs to change (``me/``)."""
+
     permission_classes = [IsClinician]
+
+    class InputSerializer(StrictInputSerializer):
+        full_name = serializers.CharField(max_length=200, required=False, allow_blank=False)
+        sex = serializers.ChoiceField(choices=Sex.choices, required=False)
+        birth_year = serializers.IntegerField(
+            min_value=1900, max_value=2100, required=False, allow_null=True
+        )
 
     @extend_schema(
         operation_id="patients_read",
@@ -581,6 +592,21 @@ class PatientDetailApi(APIView):
             target_type="user",
             target_id=patient.id,
             subject_patient_id=patient.id,
+        )
+        return Response(PatientOutputSerializer(patient).data)
+
+    @extend_schema(
+        operation_id="patients_update",
+        request=InputSerializer,
+        responses={200: PatientOutputSerializer, **problems(400, 401, 403, 404, 409)},
+    )
+    def patch(self, request: Request, patient_id: uuid.UUID) -> Response:
+        user = caller(request)
+        patient = selectors.clinic_patient_get(clinic_id=_clinic_of(user), patient_id=patient_id)
+        serializer = self.InputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        patient = services.user_update(
+            actor_id=user.id, user=patient, changes=serializer.validated_data
         )
         return Response(PatientOutputSerializer(patient).data)
 

@@ -251,6 +251,8 @@ class Person:
     email: str
     # False once identity has deactivated the account: no sign-in, no prompts, history kept.
     active: bool = True
+    sex: str = "unknown"
+    birth_year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,8 @@ def _person(row: dict[str, Any]) -> Person:
         name=row.get("full_name") or "",
         email=row.get("email") or "",
         active=row.get("is_active") is not False,
+        sex=row.get("sex") or "unknown",
+        birth_year=row.get("birth_year"),
     )
 
 
@@ -287,6 +291,22 @@ def person(request: HttpRequest, patient_id: uuid.UUID) -> Person | None:
     if not row:
         return None
     return _person({**row, "id": str(patient_id)})
+
+
+def person_update(
+    request: HttpRequest,
+    patient_id: uuid.UUID,
+    *,
+    full_name: str,
+    sex: str,
+    birth_year: int | None,
+) -> bool:
+    """Correct the patient's details recorded at the invitation. identity tells the other
+    services of a changed sex or year of birth (cohorts group by them). False when identity does
+    not know the patient in the clinician's clinic."""
+    body = {"full_name": full_name, "sex": sex, "birth_year": birth_year}
+    path = f"/api/identity/v1/patients/{patient_id}/"
+    return _change(request, "identity", path, body, (200,), method="PATCH") is not None
 
 
 @dataclass(frozen=True)

@@ -207,15 +207,9 @@ class InjectionCorrectionForm(InjectionDetailsForm):
         }
 
 
-class InvitationForm(forms.Form):
-    """A patient invited to the clinic: identity sends nothing; the clinician gives the code."""
+class PatientDetailsForm(forms.Form):
+    """A patient's details as the clinic records them (identity checks them again)."""
 
-    email = forms.EmailField(
-        label="E-mail address",
-        max_length=254,
-        help_text="They sign in with it.",
-        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
-    )
     full_name = forms.CharField(label="Full name", max_length=200)
     sex = forms.ChoiceField(label="Sex", choices=Sex.choices, initial=Sex.UNKNOWN)
     birth_year = forms.IntegerField(
@@ -230,3 +224,16 @@ class InvitationForm(forms.Form):
         if year is not None and year > timezone.localdate().year:
             raise forms.ValidationError("A year of birth cannot be in the future.")
         return year
+
+
+class InvitationForm(PatientDetailsForm):
+    """A patient invited to the clinic: identity sends nothing; the clinician gives the code."""
+
+    email = forms.EmailField(
+        label="E-mail address",
+        max_length=254,
+        help_text="They sign in with it.",
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+
+    field_order = ["email", "full_name", "sex", "birth_year"]

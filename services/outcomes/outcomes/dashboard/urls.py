@@ -17,6 +17,11 @@ urlpatterns = [
     ),
     path("patients/<uuid:patient_id>/", views.patient_detail, name="patient"),
     path(
+        "patients/<uuid:patient_id>/details/",
+        views.patient_details,
+        name="patient-details",
+    ),
+    path(
         "patients/<uuid:patient_id>/injections/new/",
         views.injection_new,
         name="injection-new",

@@ -30,6 +30,7 @@ from outcomes.dashboard.forms import (
     InjectionForm,
     InvitationForm,
     PasswordChangeForm,
+    PatientDetailsForm,
     SignInForm,
     add_service_errors,
 )
@@ -268,6 +269,10 @@ NO_ANSWER_CORRECT = (
     "diary did not answer, so the correction may not be saved. Send it again: if it was saved, "
     "the page says the injection changed and shows it as it is."
 )
+NO_ANSWER_DETAILS = (
+    "identity did not answer, so the details may not be saved. Send the form again: saving the "
+    "same details twice changes nothing."
+)
 NO_ANSWER_DELETE = "the injection may not be deleted. The patient's timeline shows whether it is."
 
 
@@ -329,6 +334,46 @@ def patient_invite(request: DashboardRequest) -> HttpResponse:
             "form": form,
             "pending": pending,
             "unavailable": [down] if down else [],
+            "nav": "patients",
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@clinician_page
+def patient_details(request: DashboardRequest, patient_id: uuid.UUID) -> HttpResponse:
+    """Correct the name, sex or year of birth recorded when the patient was invited."""
+    try:
+        person = clients.person(request, patient_id)
+    except clients.ServiceUnavailable:
+        return unavailable(request, "identity")
+    if person is None:
+        raise Http404
+    form = PatientDetailsForm(
+        request.POST if request.method == "POST" else None,
+        initial={"full_name": person.name, "sex": person.sex, "birth_year": person.birth_year},
+    )
+    if form.is_bound and form.is_valid():
+        try:
+            found = clients.person_update(request, patient_id, **form.cleaned_data)
+        except clients.InputRefused as exc:
+            add_service_errors(form, exc.errors)
+        except clients.ActionRefused as exc:
+            form.add_error(None, str(exc))
+        except clients.ServiceUnavailable:
+            form.add_error(None, NO_ANSWER_DETAILS)
+        else:
+            if not found:
+                raise Http404
+            messages.success(request, "The patient's details are saved.")
+            return redirect("dashboard:patient", patient_id=patient_id)
+    return render(
+        request,
+        "dashboard/patient_details.html",
+        {
+            "form": form,
+            "name": person.name or f"Patient {str(patient_id)[:8]}",
+            "patient_id": patient_id,
             "nav": "patients",
         },
     )
