@@ -1,6 +1,6 @@
 from django.urls import path
 
-from outcomes.dashboard import views
+from outcomes.dashboard import changes, views
 
 app_name = "dashboard"
 
@@ -9,39 +9,39 @@ urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", views.sign_out, name="logout"),
     path("account/password/", views.account_password, name="account-password"),
-    path("patients/invite/", views.patient_invite, name="invite"),
+    path("patients/invite/", changes.patient_invite, name="invite"),
     path(
         "invitations/<uuid:invitation_id>/withdraw/",
-        views.invitation_withdraw,
+        changes.invitation_withdraw,
         name="invitation-withdraw",
     ),
     path("patients/<uuid:patient_id>/", views.patient_detail, name="patient"),
     path(
         "patients/<uuid:patient_id>/details/",
-        views.patient_details,
+        changes.patient_details,
         name="patient-details",
     ),
     path(
         "patients/<uuid:patient_id>/injections/new/",
-        views.injection_new,
+        changes.injection_new,
         name="injection-new",
     ),
     path("patients/<uuid:patient_id>/timeline/", views.patient_timeline, name="patient-timeline"),
     path("patients/<uuid:patient_id>/diary/", views.patient_diary, name="patient-diary"),
     path(
         "patients/<uuid:patient_id>/password-reset/",
-        views.patient_password_reset,
+        changes.patient_password_reset,
         name="patient-password-reset",
     ),
-    path("injections/<uuid:injection_id>/", views.injection_edit, name="injection-edit"),
+    path("injections/<uuid:injection_id>/", changes.injection_edit, name="injection-edit"),
     path(
         "injections/<uuid:injection_id>/delete/",
-        views.injection_remove,
+        changes.injection_remove,
         name="injection-delete",
     ),
     path(
         "injections/<uuid:injection_id>/verify/",
-        views.injection_verify,
+        changes.injection_verify,
         name="injection-verify",
     ),
     path("flags/", views.flag_inbox, name="flags"),
