@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import TypeVar
 
+from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,6 +28,8 @@ from outcomes.dashboard.forms import (
     add_service_errors,
 )
 from outcomes.dashboard.parts import optional, safe_next
+
+T = TypeVar("T")
 
 # When a service does not answer, a change may or may not have been made (the answer may be what
 # was lost): each message says how to find out, and sending again is always safe.
@@ -54,6 +58,34 @@ def _no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _sent(
+    form: forms.Form,
+    change: Callable[[], T | None],
+    *,
+    no_answer: str,
+    refused_on: str | None = None,
+    renamed: dict[str, str] | None = None,
+) -> T | None:
+    """A valid form's change asked of the service that owns it: the service's answer, or None
+    when it refused the change (its reasons go on the form: input beside the fields it names,
+    a refused change on ``refused_on`` or the whole form) or did not answer (``no_answer``).
+    "Not found" when the service does not know the object in the clinician's clinic."""
+    try:
+        answer = change()
+    except clients.InputRefused as exc:
+        add_service_errors(form, exc.errors, renamed)
+        return None
+    except clients.ActionRefused as exc:
+        form.add_error(refused_on, str(exc))
+        return None
+    except clients.ServiceUnavailable:
+        form.add_error(None, no_answer)
+        return None
+    if not answer:
+        raise Http404
+    return answer
+
+
 def _one_click(request: HttpRequest, change: Callable[[], bool], *, done: str, undone: str) -> None:
     """A change asked of another service from a button, and a message of how it went; "not
     found" when that service does not know the object in the clinician's clinic."""
@@ -76,21 +108,13 @@ def patient_invite(request: DashboardRequest) -> HttpResponse:
     """Invite a patient: identity makes the account when they accept with the code shown here."""
     form = InvitationForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
-        try:
-            invitation = clients.invitation_create(
-                request,
-                email=form.cleaned_data["email"],
-                full_name=form.cleaned_data["full_name"],
-                sex=form.cleaned_data["sex"],
-                birth_year=form.cleaned_data["birth_year"],
-            )
-        except clients.InputRefused as exc:
-            add_service_errors(form, exc.errors)
-        except clients.ActionRefused as exc:
-            form.add_error("email", str(exc))
-        except clients.ServiceUnavailable:
-            form.add_error(None, NO_ANSWER_INVITE)
-        else:
+        invitation = _sent(
+            form,
+            lambda: clients.invitation_create(request, **form.cleaned_data),
+            no_answer=NO_ANSWER_INVITE,
+            refused_on="email",  # an address already in use
+        )
+        if invitation:
             return _no_store(
                 render(
                     request,
@@ -125,20 +149,18 @@ def patient_details(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRes
         request.POST if request.method == "POST" else None,
         initial={"full_name": person.name, "sex": person.sex, "birth_year": person.birth_year},
     )
-    if form.is_bound and form.is_valid():
-        try:
-            found = clients.person_update(request, patient_id, **form.cleaned_data)
-        except clients.InputRefused as exc:
-            add_service_errors(form, exc.errors)
-        except clients.ActionRefused as exc:
-            form.add_error(None, str(exc))
-        except clients.ServiceUnavailable:
-            form.add_error(None, NO_ANSWER_DETAILS)
-        else:
-            if not found:
-                raise Http404
-            messages.success(request, "The patient's details are saved.")
-            return redirect("dashboard:patient", patient_id=patient_id)
+    saved = (
+        form.is_bound
+        and form.is_valid()
+        and _sent(
+            form,
+            lambda: clients.person_update(request, patient_id, **form.cleaned_data),
+            no_answer=NO_ANSWER_DETAILS,
+        )
+    )
+    if saved:
+        messages.success(request, "The patient's details are saved.")
+        return redirect("dashboard:patient", patient_id=patient_id)
     return render(
         request,
         "dashboard/patient_details.html",
@@ -180,17 +202,13 @@ def injection_new(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRespo
     else:
         form = InjectionForm(initial=InjectionForm.initial_values())
     if form.is_bound and form.is_valid():
-        try:
-            recorded = clients.injection_record(request, patient_id, form.diary_body())
-        except clients.InputRefused as exc:
-            add_service_errors(form, exc.errors, InjectionForm.SERVICE_FIELDS)
-        except clients.ActionRefused as exc:
-            form.add_error(None, str(exc))
-        except clients.ServiceUnavailable:
-            form.add_error(None, NO_ANSWER_RECORD)
-        else:
-            if recorded is None:
-                raise Http404
+        recorded = _sent(
+            form,
+            lambda: clients.injection_record(request, patient_id, form.diary_body()),
+            no_answer=NO_ANSWER_RECORD,
+            renamed=InjectionForm.SERVICE_FIELDS,
+        )
+        if recorded:
             messages.success(request, _recorded_message(recorded))
             return redirect("dashboard:patient", patient_id=patient_id)
     return render(
@@ -224,21 +242,17 @@ def injection_edit(request: DashboardRequest, injection_id: uuid.UUID) -> HttpRe
     )
     if form.is_bound and form.is_valid():
         try:
-            found = clients.injection_correct(
-                request, injection_id, form.details(), form.cleaned_data["version"]
+            corrected = _sent(
+                form,
+                lambda: clients.injection_correct(
+                    request, injection_id, form.details(), form.cleaned_data["version"]
+                ),
+                no_answer=NO_ANSWER_CORRECT,
             )
-        except clients.InputRefused as exc:
-            add_service_errors(form, exc.errors)
         except clients.StaleVersion:
             messages.error(request, CHANGED_MEANWHILE)
             return redirect("dashboard:injection-edit", injection_id=injection_id)
-        except clients.ActionRefused as exc:
-            form.add_error(None, str(exc))
-        except clients.ServiceUnavailable:
-            form.add_error(None, NO_ANSWER_CORRECT)
-        else:
-            if not found:
-                raise Http404
+        if corrected:
             messages.success(request, "The injection is corrected.")
             return redirect("dashboard:patient", patient_id=patient_id)
     return render(
