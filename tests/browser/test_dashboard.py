@@ -409,7 +409,7 @@ def test_a_clinician_invites_a_patient_and_records_their_first_injection(
 
     def corrected_year() -> bool:
         page.reload()
-        return "female, 1969" in page.locator("#patient-summary").inner_text()
+        return "Female, 1969" in page.locator("#patient-summary").inner_text()
 
     assert _until(corrected_year), "outcomes never took in the corrected year of birth"
     page.get_by_role("link", name="Record an injection").click()
