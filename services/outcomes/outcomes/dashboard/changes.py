@@ -166,7 +166,7 @@ def patient_details(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRes
         "dashboard/patient_details.html",
         {
             "form": form,
-            "name": person.name or f"Patient {str(patient_id)[:8]}",
+            "name": clients.display_name(person.name, patient_id),
             "patient_id": patient_id,
             "nav": "patients",
         },
@@ -196,7 +196,7 @@ def injection_new(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRespo
         return unavailable(request, "identity")
     if person is None:
         raise Http404
-    name = person.name or f"Patient {str(patient_id)[:8]}"
+    name = clients.display_name(person.name, patient_id)
     if request.method == "POST":
         form = InjectionForm(request.POST)
     else:
@@ -220,7 +220,7 @@ def injection_new(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRespo
 
 def _patient_name(request: DashboardRequest, patient_id: uuid.UUID) -> str:
     person, _ = optional(clients.person, request, patient_id)
-    return (person.name if person else "") or f"Patient {str(patient_id)[:8]}"
+    return clients.display_name(person.name if person else "", patient_id)
 
 
 @require_http_methods(["GET", "POST"])
@@ -356,7 +356,7 @@ def patient_password_reset(request: DashboardRequest, patient_id: uuid.UUID) -> 
         return redirect(patient_page)
     if issued is None:
         raise Http404
-    name = (person.name if person else "") or f"Patient {str(patient_id)[:8]}"
+    name = clients.display_name(person.name if person else "", patient_id)
     return _no_store(
         render(
             request,

@@ -255,6 +255,12 @@ class Person:
     birth_year: int | None = None
 
 
+def display_name(name: str, patient_id: uuid.UUID) -> str:
+    """A patient as a page names them: their name, or the start of their id when identity gave
+    none (a service that did not answer, or an erased patient)."""
+    return name or f"Patient {str(patient_id)[:8]}"
+
+
 @dataclass(frozen=True)
 class Clinic:
     name: str

@@ -24,7 +24,7 @@ from outcomes.analytics.apis import PatientListApi
 from outcomes.analytics.cohorts import NO_CO_TREATMENT, CohortFilter
 from outcomes.analytics.horizons import DAYS_PER_MONTH
 from outcomes.benchmarks.models import EndpointKind
-from outcomes.dashboard.clients import NextPrompt, Person
+from outcomes.dashboard.clients import NextPrompt, Person, display_name
 from outcomes.flags.models import Flag, FlagStatus
 from outcomes.flags.selectors import clinic_flags
 from outcomes.readmodel.derive import local_date, patient_zone
@@ -82,12 +82,8 @@ class PatientRow:
     active: bool = True
 
     @property
-    def short_id(self) -> str:
-        return str(self.patient_id)[:8]
-
-    @property
     def display_name(self) -> str:
-        return self.name or f"Patient {self.short_id}"
+        return display_name(self.name, self.patient_id)
 
 
 def _rows(

@@ -257,7 +257,7 @@ def flag_inbox(request: DashboardRequest) -> HttpResponse:
             {
                 "flag": flag,
                 "evidence": selectors.flag_evidence(flag),
-                "name": (person.name if person else "") or f"Patient {str(flag.patient_id)[:8]}",
+                "name": clients.display_name(person.name if person else "", flag.patient_id),
                 "active": person.active if person else True,
             }
         )
