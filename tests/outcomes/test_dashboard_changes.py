@@ -551,3 +551,22 @@ def test_a_clinician_deletes_an_injection_entered_by_mistake(
     assert deleted.redirect_chain == [(f"/dashboard/patients/{patient}/", 302)]
     assert "The injection is deleted." in _text(deleted.content.decode())
     assert fake.diary_injections[patient] == []
+
+
+def test_a_change_page_that_needs_a_service_that_is_down_says_so(
+    fake: FakeServices, clinic: Clinic
+) -> None:
+    patient, injection = _recorded(fake, clinic)
+    client = signed_in()
+    fake.down.add("identity")
+    needs_identity = [
+        client.get(f"/dashboard/patients/{patient}/injections/new/"),
+        client.get(f"/dashboard/patients/{patient}/details/"),
+    ]
+    fake.down = {"diary"}
+    needs_diary = client.get(f"/dashboard/injections/{injection}/")
+
+    for response, service in [*((r, "identity") for r in needs_identity), (needs_diary, "diary")]:
+        assert response.status_code == 503
+        assert f"The {service} service did not answer" in _text(response.content.decode())
+        assert "You are still signed in." in _text(response.content.decode())

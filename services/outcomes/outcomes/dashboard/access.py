@@ -78,7 +78,8 @@ def unavailable(request: HttpRequest, service: str) -> HttpResponse:
 
 def clinician_page(view: View) -> View:
     """Lets clinicians of a clinic through, with ``request.clinician`` set and times shown in the
-    clinic's zone; an object outside their clinic answers a plain 404 page."""
+    clinic's zone; an object outside their clinic answers a plain 404 page, and a service the
+    page cannot do without that does not answer a "try again" page (503)."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -114,6 +115,10 @@ def clinician_page(view: View) -> View:
             return render(request, "dashboard/not_found.html", status=404)
         except clients.SignInEnded:
             return sign_in_again(request)
+        except clients.ServiceUnavailable as exc:
+            # A page that cannot be shown without another service says which, and keeps the
+            # clinician signed in; pages that can do without it catch this themselves.
+            return unavailable(request, exc.service)
         finally:
             timezone.deactivate()
 

@@ -19,7 +19,7 @@ from django.utils import dateformat, timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from outcomes.dashboard import clients
-from outcomes.dashboard.access import DashboardRequest, clinician_page, unavailable
+from outcomes.dashboard.access import DashboardRequest, clinician_page
 from outcomes.dashboard.forms import (
     InjectionCorrectionForm,
     InjectionForm,
@@ -139,10 +139,7 @@ def patient_invite(request: DashboardRequest) -> HttpResponse:
 @clinician_page
 def patient_details(request: DashboardRequest, patient_id: uuid.UUID) -> HttpResponse:
     """Correct the name, sex or year of birth recorded when the patient was invited."""
-    try:
-        person = clients.person(request, patient_id)
-    except clients.ServiceUnavailable:
-        return unavailable(request, "identity")
+    person = clients.person(request, patient_id)
     if person is None:
         raise Http404
     form = PatientDetailsForm(
@@ -190,10 +187,7 @@ def invitation_withdraw(request: DashboardRequest, invitation_id: uuid.UUID) -> 
 def injection_new(request: DashboardRequest, patient_id: uuid.UUID) -> HttpResponse:
     """Record an injection the clinician gave: diary stores it (verified) and its event plans
     the patient's prompts (reminders) and their course (outcomes)."""
-    try:
-        person = clients.person(request, patient_id)
-    except clients.ServiceUnavailable:
-        return unavailable(request, "identity")
+    person = clients.person(request, patient_id)
     if person is None:
         raise Http404
     name = clients.display_name(person.name, patient_id)
@@ -229,10 +223,7 @@ def injection_edit(request: DashboardRequest, injection_id: uuid.UUID) -> HttpRe
     """Correct a recorded injection, or delete one entered by mistake (a button on the same
     page). Either is made as of the version the form was filled from: when someone changed
     the injection meanwhile, nothing is changed and the form shows it as it is now."""
-    try:
-        row = clients.injection(request, injection_id)
-    except clients.ServiceUnavailable:
-        return unavailable(request, "diary")
+    row = clients.injection(request, injection_id)
     if row is None:
         raise Http404
     patient_id = uuid.UUID(row["patient_id"])

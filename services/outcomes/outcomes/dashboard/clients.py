@@ -151,17 +151,25 @@ def _call(
     return response
 
 
-def _body(response: requests.Response, service: str, *expected: int) -> Any:
+def _expect(response: requests.Response, service: str, *expected: int) -> None:
     if response.status_code not in expected:
         logger.warning(
             "a service refused a dashboard request",
             extra={"service": service, "status": response.status_code},
         )
         raise ServiceUnavailable(service)
+
+
+def _json(response: requests.Response, service: str) -> Any:
     try:
         return response.json()
     except ValueError as exc:
         raise ServiceUnavailable(service) from exc
+
+
+def _body(response: requests.Response, service: str, *expected: int) -> Any:
+    _expect(response, service, *expected)
+    return _json(response, service)
 
 
 def _get(
@@ -200,11 +208,7 @@ def _change(
         raise ActionRefused("Too many changes in a short time. Wait a minute and try again.")
     if status in (403, 409, 410):
         raise ActionRefused(_detail(response) or f"{service} refused this.")
-    if status not in expected:
-        logger.warning(
-            "a service refused a dashboard request", extra={"service": service, "status": status}
-        )
-        raise ServiceUnavailable(service)
+    _expect(response, service, *expected)
     return response
 
 
@@ -217,7 +221,7 @@ def _post(
 ) -> Any:
     """The answer's body to a change (see ``_change``); None for 404."""
     response = _change(request, service, path, body, expected)
-    return None if response is None else _body(response, service, response.status_code)
+    return None if response is None else _json(response, service)
 
 
 def _get_all(
@@ -472,7 +476,6 @@ def diary_entries(
 
 @dataclass(frozen=True)
 class RecordedInjection:
-    injection_id: uuid.UUID
     performed_at: datetime | None
     number_in_course: int | None
     # False when diary had it already: the same form sent twice records one injection.
@@ -489,9 +492,8 @@ def injection_record(
     response = _change(request, "diary", path, values, expected=(201, 200))
     if response is None:
         return None
-    row = _body(response, "diary", response.status_code)
+    row = _json(response, "diary")
     return RecordedInjection(
-        injection_id=uuid.UUID(row["id"]),
         performed_at=_when(row.get("performed_at")),
         number_in_course=row.get("number_in_course"),
         created=response.status_code == 201,

@@ -97,13 +97,8 @@ class PasswordChangeForm(forms.Form):
         return cleaned
 
 
-def _optional_choice(label: str, choices: Any, help_text: str = "") -> forms.ChoiceField:
-    return forms.ChoiceField(
-        label=label,
-        choices=[("", "Not recorded"), *choices],
-        required=False,
-        help_text=help_text,
-    )
+def _optional_choice(label: str, choices: Any) -> forms.ChoiceField:
+    return forms.ChoiceField(label=label, choices=[("", "Not recorded"), *choices], required=False)
 
 
 class InjectionDetailsForm(forms.Form):
@@ -145,7 +140,10 @@ class InjectionDetailsForm(forms.Form):
         performed_at = cleaned.get("performed_at")
         if performed_at is not None and performed_at > timezone.now() + timedelta(minutes=1):
             self.add_error("performed_at", "An injection cannot be recorded before it is given.")
-        if cleaned.get("dextrose_percent") is not None and cleaned.get("solution") != "dextrose":
+        if (
+            cleaned.get("dextrose_percent") is not None
+            and cleaned.get("solution") != Solution.DEXTROSE
+        ):
             self.add_error("dextrose_percent", "Only a dextrose solution has a concentration.")
         return cleaned
 
