@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
+from html import unescape
 
 from dashboard_fakes import PASSWORD, FakeServices
 from django.test import Client
@@ -47,3 +49,14 @@ def signed_in(email: str = CLINICIAN, *, csrf: bool = False) -> Client:
 
 def csrf(client: Client) -> str:
     return client.cookies["outcomes_csrftoken"].value
+
+
+def hidden_value(html: str, name: str) -> str:
+    match = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
+    assert match, f"no hidden {name} in the form"
+    return match.group(1)
+
+
+def seen(html: str) -> str:
+    """The page's words, tags removed, for asserting what a reader sees."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())

@@ -1,8 +1,8 @@
 """identity, diary and reminders as the dashboard sees them, on one real local port: sign-in and
-token endpoints, the clinic's patients, invitations, next prompts, prompt timelines, diary entries
-and injections recorded. Every
-call is checked against the bearer token (scoped to its clinic, 404 outside it) and recorded, so a
-test can say whose token read what."""
+token endpoints, the clinic's patients and (for its administrators) all its people, invitations
+and their acceptance, reset codes, deactivation and erasure, next prompts, prompt timelines, diary
+entries and injections recorded. Every call is checked against the bearer token (scoped to its
+clinic, 404 outside it) and recorded, so a test can say whose token read what."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class Account:
     user_id: uuid.UUID
     roles: tuple[str, ...]
     clinic_id: uuid.UUID | None
+    full_name: str = ""
+    active: bool = True
 
 
 @dataclass
@@ -49,6 +51,13 @@ class FakeServices:
     logged_out: list[str] = field(default_factory=list)
     # (person id, the caller's user id, code) of every password reset code issued
     reset_codes: list[tuple[uuid.UUID, uuid.UUID, str]] = field(default_factory=list)
+    # codes used already (invitations' and resets')
+    spent_codes: set[str] = field(default_factory=set)
+    # X-Forwarded-For of every call made without a token (a visitor redeeming a code)
+    visitors: list[str] = field(default_factory=list)
+    # (user id, the caller's user id) of every deactivation, and of every erasure
+    deactivated: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+    erased: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
     # invitation id -> the invitation as identity answers it, with "clinic" and "code"
     invitations: dict[str, dict[str, Any]] = field(default_factory=dict)
     # injection id -> (patient id, the caller's user id, the body diary was sent)
@@ -109,9 +118,14 @@ class FakeServices:
     # --- set-up ---------------------------------------------------------------------------------
 
     def add_account(
-        self, email: str, roles: tuple[str, ...], clinic_id: uuid.UUID | None
+        self,
+        email: str,
+        roles: tuple[str, ...],
+        clinic_id: uuid.UUID | None,
+        *,
+        full_name: str = "",
     ) -> Account:
-        account = Account(email, uuid.uuid4(), roles, clinic_id)
+        account = Account(email, uuid.uuid4(), roles, clinic_id, full_name=full_name)
         self.accounts[email] = account
         return account
 
@@ -142,7 +156,11 @@ class FakeServices:
     def handle_post(self, handler: Any, path: str, body: dict[str, Any]) -> None:
         if path.endswith("/auth/token/"):
             account = self.accounts.get(body.get("email", ""))
-            if account is None or body.get("password") != self._password(account):
+            if (
+                account is None
+                or not account.active
+                or body.get("password") != self._password(account)
+            ):
                 handler._reply(401, {"status": 401})
             else:
                 handler._reply(200, self._pair(account))
@@ -160,6 +178,14 @@ class FakeServices:
             self._password_change(handler, body)
         elif path.startswith("/api/identity/v1/users/") and path.endswith("/password-reset/"):
             self._reset_code(handler, uuid.UUID(path.rstrip("/").split("/")[-2]))
+        elif path == "/api/identity/v1/invitations/accept/":
+            self._accept(handler, body)
+        elif path == "/api/identity/v1/password-reset/":
+            self._redeem(handler, body)
+        elif path.startswith("/api/identity/v1/users/") and path.endswith("/deactivate/"):
+            self._deactivate(handler, uuid.UUID(path.rstrip("/").split("/")[-2]))
+        elif path.startswith("/api/identity/v1/patients/") and path.endswith("/erase/"):
+            self._erase(handler, uuid.UUID(path.rstrip("/").split("/")[-2]))
         elif path == "/api/identity/v1/invitations/":
             self._invite(handler, body)
         elif path.startswith("/api/identity/v1/invitations/") and path.endswith("/revoke/"):
@@ -214,11 +240,15 @@ class FakeServices:
         handler._reply(200, self._pair(account))
 
     def _reset_code(self, handler: Any, person_id: uuid.UUID) -> None:
-        """identity's answer to a clinician asking for a person's password reset code."""
+        """identity's answer to a clinician asking for a patient's password reset code, or a
+        clinic admin for anyone's of the clinic."""
         caller = self._caller(handler, "identity")
         if caller is None:
             return
         person = self.people.get(caller.clinic_id, {}).get(person_id) if caller.clinic_id else None
+        if person is None and "clinic_admin" in caller.roles:
+            staff = self._staff(caller.clinic_id).get(person_id)
+            person = {"is_active": staff.active} if staff else None
         if person is None:
             handler._reply(404, {"status": 404})
         elif not person.get("is_active", True):
@@ -237,12 +267,166 @@ class FakeServices:
                 },
             )
 
+    # --- a clinic's administration --------------------------------------------------------------
+
+    def _staff(self, clinic_id: uuid.UUID | None) -> dict[uuid.UUID, Account]:
+        staff = self.accounts.values()
+        return {a.user_id: a for a in staff if clinic_id and a.clinic_id == clinic_id}
+
+    def _users(self, clinic_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Everyone with a role in the clinic, as identity's users list has them."""
+        rows = [
+            {
+                "id": str(a.user_id),
+                "email": a.email,
+                "full_name": a.full_name,
+                "is_active": a.active,
+                "roles": sorted(a.roles),
+                "date_joined": "2024-06-01T08:00:00Z",
+            }
+            for a in self._staff(clinic_id).values()
+        ]
+        rows += [
+            {
+                "id": str(pid),
+                "email": person["email"],
+                "full_name": person["full_name"],
+                "is_active": person.get("is_active", True),
+                "roles": ["patient"],
+                "date_joined": "2024-09-01T08:00:00Z",
+            }
+            for pid, person in self.people.get(clinic_id, {}).items()
+        ]
+        return sorted(rows, key=lambda row: row["email"])
+
+    def _admin(self, handler: Any) -> Any:
+        """The caller when they are a clinic admin of a clinic, else None (answered 403)."""
+        caller = self._caller(handler, "identity")
+        if caller is None:
+            return None
+        if "clinic_admin" not in caller.roles or caller.clinic_id is None:
+            handler._reply(403, {"status": 403, "detail": "You may not do this."})
+            return None
+        return caller
+
+    def _deactivate(self, handler: Any, user_id: uuid.UUID) -> None:
+        caller = self._admin(handler)
+        if caller is None:
+            return
+        if user_id == caller.id:
+            detail = "You cannot deactivate your own account."
+            handler._reply(409, {"status": 409, "detail": detail})
+            return
+        staff = self._staff(caller.clinic_id).get(user_id)
+        patient = self.people.get(caller.clinic_id, {}).get(user_id)
+        if staff is None and patient is None:
+            handler._reply(404, {"status": 404})
+            return
+        if staff is not None:
+            staff.active = False
+            for refresh, email in list(self.refresh_tokens.items()):
+                if email == staff.email:
+                    del self.refresh_tokens[refresh]
+        if patient is not None:
+            patient["is_active"] = False
+        self.deactivated.append((user_id, caller.id))
+        rows = self._users(caller.clinic_id)
+        handler._reply(200, next(row for row in rows if row["id"] == str(user_id)))
+
+    def _erase(self, handler: Any, patient_id: uuid.UUID) -> None:
+        caller = self._admin(handler)
+        if caller is None:
+            return
+        people = self.people.get(caller.clinic_id, {})
+        if patient_id not in people:
+            handler._reply(404, {"status": 404})
+            return
+        del people[patient_id]  # identity's lists leave erased patients out
+        self.erased.append((patient_id, caller.id))
+        handler._reply(204)
+
+    def _visitor(self, handler: Any) -> bool:
+        """A call without a token: its forwarded address is recorded; False once answered 503."""
+        self.visitors.append(handler.headers.get("X-Forwarded-For", ""))
+        if "identity" in self.down:
+            handler._reply(503, {"status": 503})
+            return False
+        return True
+
+    def _new_password_refused(self, handler: Any, body: dict[str, Any]) -> bool:
+        if len(str(body.get("password", ""))) < 10:
+            errors = [{"field": "password", "message": "This password is too short."}]
+            handler._reply(400, {"status": 400, "errors": errors})
+            return True
+        return False
+
+    def _accept(self, handler: Any, body: dict[str, Any]) -> None:
+        """identity's answer to an invitation accepted with its code: the account is made with
+        the invitation's address, role and clinic, and signed in."""
+        if not self._visitor(handler):
+            return
+        code = str(body.get("code", "")).strip().upper()
+        invitation = next((i for i in self.invitations.values() if i["code"] == code), None)
+        if invitation is None:
+            detail = "This invitation code is not valid. Check it and try again."
+            handler._reply(400, {"status": 400, "detail": detail})
+            return
+        if invitation["state"] != "pending" or code in self.spent_codes:
+            detail = f"This invitation has been {invitation['state']}; ask for a new one."
+            handler._reply(410, {"status": 410, "detail": detail})
+            return
+        if self._new_password_refused(handler, body):
+            return
+        self.spent_codes.add(code)
+        invitation["state"] = "accepted"
+        account = self.add_account(
+            invitation["email"],
+            (invitation["role"],),
+            uuid.UUID(invitation["clinic"]),
+            full_name=invitation["full_name"],
+        )
+        self.passwords[account.email] = str(body["password"])
+        handler._reply(201, self._pair(account))
+
+    def _redeem(self, handler: Any, body: dict[str, Any]) -> None:
+        """identity's answer to a new password set with a reset code: every sign-in of the
+        person ends, and a new pair is handed out."""
+        if not self._visitor(handler):
+            return
+        code = str(body.get("code", "")).strip().upper()
+        issued = next((r for r in self.reset_codes if r[2] == code), None)
+        account = next(
+            (a for a in self.accounts.values() if issued and a.user_id == issued[0]), None
+        )
+        if issued is None or account is None:
+            detail = "This reset code is not valid. Check it and try again."
+            handler._reply(400, {"status": 400, "detail": detail})
+            return
+        if code in self.spent_codes:
+            detail = "This reset code has been used; ask the clinic for a new one."
+            handler._reply(410, {"status": 410, "detail": detail})
+            return
+        if self._new_password_refused(handler, body):
+            return
+        self.spent_codes.add(code)
+        self.passwords[account.email] = str(body["password"])
+        for refresh, email in list(self.refresh_tokens.items()):
+            if email == account.email:
+                del self.refresh_tokens[refresh]
+        handler._reply(200, self._pair(account))
+
     def _invite(self, handler: Any, body: dict[str, Any]) -> None:
         """identity's answer to a clinician inviting a patient to their clinic."""
         caller = self._caller(handler, "identity")
         if caller is None:
             return
+        needed = "clinician" if body.get("role") == "patient" else "clinic_admin"
+        if needed not in caller.roles:
+            detail = f"Your role may not invite a {str(body.get('role')).replace('_', ' ')}."
+            handler._reply(403, {"status": 403, "detail": detail})
+            return
         taken = {person["email"] for people in self.people.values() for person in people.values()}
+        taken |= set(self.accounts)
         if body.get("email") in taken:
             detail = "An account with this e-mail address exists already."
             handler._reply(409, {"status": 409, "detail": detail})
@@ -271,11 +455,21 @@ class FakeServices:
         if caller is None:
             return
         invitation = self.invitations.get(invitation_id)
-        if invitation is None or invitation["clinic"] != str(caller.clinic_id):
+        if (
+            invitation is None
+            or invitation["clinic"] != str(caller.clinic_id)
+            or invitation["role"] not in self._visible_roles(caller.roles)
+        ):
             handler._reply(404, {"status": 404})
             return
         invitation["state"] = "revoked"
         handler._reply(200, {k: v for k, v in invitation.items() if k != "code"})
+
+    @staticmethod
+    def _visible_roles(roles: frozenset[str]) -> set[str]:
+        """Clinicians see patients' invitations; clinic admins their colleagues'."""
+        visible = {"patient"} if "clinician" in roles else set()
+        return visible | ({"clinician", "clinic_admin"} if "clinic_admin" in roles else set())
 
     def _injection(self, handler: Any, patient_id: uuid.UUID, body: dict[str, Any]) -> None:
         """diary's answer to a clinician recording an injection: a repeat of the same id and
@@ -402,9 +596,22 @@ class FakeServices:
                 {k: v for k, v in row.items() if k != "code"}
                 for row in reversed(self.invitations.values())
                 if row["clinic"] == str(clinic)
+                and row["role"] in self._visible_roles(caller.roles)
                 and (query.get("state") != ["pending"] or row["state"] == "pending")
             ]
             handler._reply(200, self._page(rows, query))
+        elif url.path.startswith("/api/identity/v1/users/"):
+            if "clinic_admin" not in caller.roles or clinic is None:
+                handler._reply(403, {"status": 403})
+                return
+            rows = self._users(clinic)
+            if url.path == "/api/identity/v1/users/":
+                role = query.get("role", [None])[0]
+                rows = [row for row in rows if role is None or role in row["roles"]]
+                handler._reply(200, self._page(rows, query))
+                return
+            row = next((row for row in rows if row["id"] == parts[-1]), None)
+            handler._reply(404, {"status": 404}) if row is None else handler._reply(200, row)
         elif url.path == "/api/identity/v1/patients/":
             rows = [{"id": str(pid), **person} for pid, person in sorted(people.items(), key=str)]
             handler._reply(200, self._page(rows, query))

@@ -66,9 +66,12 @@ def test_wrong_password_says_so_plainly(clinic: Clinic) -> None:
     assert "do not match an account" in html
 
 
-@pytest.mark.parametrize("roles", [("patient",), ("clinic_admin",)])
-def test_only_clinicians_see_the_dashboard(
-    fake: FakeServices, clinic: Clinic, roles: tuple[str, ...]
+@pytest.mark.parametrize(
+    ("roles", "own_pages"),
+    [(("patient",), None), (("clinic_admin",), "/dashboard/clinic/people/")],
+)
+def test_only_clinicians_see_the_patient_pages(
+    fake: FakeServices, clinic: Clinic, roles: tuple[str, ...], own_pages: str | None
 ) -> None:
     fake.add_account("someone@clinic.example", roles, clinic.clinic_id)
     treated_patient(clinic, fake, "Alice Able")
@@ -77,8 +80,15 @@ def test_only_clinicians_see_the_dashboard(
     response = client.get("/dashboard/")
 
     assert response.status_code == 403
-    assert b"The dashboard is for clinicians" in response.content
-    assert b"Alice Able" not in response.content
+    html = response.content.decode()
+    assert "This page is for clinicians" in html
+    assert "Alice Able" not in html
+    # A clinic administrator is pointed to their own pages; a patient to the app.
+    if own_pages:
+        assert f'href="{own_pages}">Go to your pages' in html
+    else:
+        assert "Go to your pages" not in html
+        assert "Patients use the app" in html
 
 
 def test_sign_out_ends_the_sign_in_at_identity(fake: FakeServices, clinic: Clinic) -> None:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import timedelta
-from html import unescape
 from typing import Any
 
 import pytest
-from dashboard_client import CLINICIAN, csrf, signed_in, treated_patient
+from dashboard_client import CLINICIAN, csrf, hidden_value, seen, signed_in, treated_patient
 from dashboard_fakes import FakeServices
 from django.test import Client
 from django.utils import timezone
@@ -20,17 +19,6 @@ from helpers import T0, Clinic
 pytestmark = pytest.mark.django_db
 
 INVITE = "/dashboard/patients/invite/"
-
-
-def _hidden(html: str, name: str) -> str:
-    match = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
-    assert match, f"no hidden {name} in the form"
-    return match.group(1)
-
-
-def _text(html: str) -> str:
-    """The page's words, tags removed, for asserting what a reader sees."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 # --- Inviting a patient ---------------------------------------------------------------------------
@@ -104,14 +92,14 @@ def test_an_invitation_identity_refuses_or_the_form_catches_says_why(
     fake.down.add("identity")
     down = _invite(client)
 
-    assert "An account with this e-mail address exists already." in _text(taken)
-    assert "Enter a valid email address." in _text(mistyped)
-    assert "A year of birth cannot be in the future." in _text(future)
-    assert "This field is required." in _text(nameless)
-    assert "identity did not answer, so the invitation may not be made." in _text(down)
+    assert "An account with this e-mail address exists already." in seen(taken)
+    assert "Enter a valid email address." in seen(mistyped)
+    assert "A year of birth cannot be in the future." in seen(future)
+    assert "This field is required." in seen(nameless)
+    assert "identity did not answer, so the invitation may not be made." in seen(down)
     assert fake.invitations == {}
     for page in (taken, mistyped, future, nameless, down):
-        assert "Nothing was saved" in _text(page) or "identity did not answer" in _text(page)
+        assert "Nothing was saved" in seen(page) or "identity did not answer" in seen(page)
         assert 'id="invitation-code"' not in page
 
 
@@ -197,7 +185,7 @@ def test_a_clinician_corrects_a_patients_name_sex_and_year_of_birth(
 
     assert f'href="{url}"' in patient_page
     assert 'value="Nora Newcom"' in form
-    assert "A year of birth cannot be in the future." in _text(future.content.decode())
+    assert "A year of birth cannot be in the future." in seen(future.content.decode())
     assert fake.person_updates == [
         (
             fake.accounts[CLINICIAN].user_id,
@@ -205,7 +193,7 @@ def test_a_clinician_corrects_a_patients_name_sex_and_year_of_birth(
         )
     ]
     assert saved.redirect_chain == [(f"/dashboard/patients/{patient}/", 302)]
-    assert "The patient's details are saved." in _text(saved.content.decode())
+    assert "The patient's details are saved." in seen(saved.content.decode())
     assert theirs.status_code == 404
     assert b"Carol Cross" not in theirs.content
 
@@ -216,8 +204,8 @@ def test_a_clinician_corrects_a_patients_name_sex_and_year_of_birth(
 def _injection_form(client: Client, patient: uuid.UUID) -> dict[str, str]:
     html = client.get(f"/dashboard/patients/{patient}/injections/new/").content.decode()
     return {
-        "injection_id": _hidden(html, "injection_id"),
-        "new_course_id": _hidden(html, "new_course_id"),
+        "injection_id": hidden_value(html, "injection_id"),
+        "new_course_id": hidden_value(html, "new_course_id"),
         "csrfmiddlewaretoken": csrf(client),
     }
 
@@ -270,10 +258,10 @@ def test_a_clinician_records_an_injection_once_even_when_the_form_is_sent_twice(
         "co_treatments": ["physiotherapy", "sij_belt"],
     }
     assert first.redirect_chain == [(f"/dashboard/patients/{patient}/", 302)]
-    assert "Injection of 1 Jul 2025, 09:30 recorded, injection 1 of its course." in _text(
+    assert "Injection of 1 Jul 2025, 09:30 recorded, injection 1 of its course." in seen(
         first.content.decode()
     )
-    assert "was recorded already; nothing was added." in _text(again.content.decode())
+    assert "was recorded already; nothing was added." in seen(again.content.decode())
 
 
 def test_an_injection_that_starts_a_new_course_names_the_course_the_form_chose(
@@ -307,19 +295,19 @@ def test_an_injection_the_form_or_diary_refuses_is_not_recorded_and_says_why(
     fake.down.add("diary")
     down = _record(client, patient, form)
 
-    assert "An injection cannot be recorded before it is given." in _text(future.content.decode())
-    assert "Only a dextrose solution has a concentration." in _text(prp_strength.content.decode())
-    assert "Select a valid choice. knee is not one of the available choices." in _text(
+    assert "An injection cannot be recorded before it is given." in seen(future.content.decode())
+    assert "Only a dextrose solution has a concentration." in seen(prp_strength.content.decode())
+    assert "Select a valid choice. knee is not one of the available choices." in seen(
         unknown_site.content.decode()
     )
-    assert "This course is another's." in _text(diary_says.content.decode())
+    assert "This course is another's." in seen(diary_says.content.decode())
     assert "diary did not answer, so the injection may not be recorded. Send the form again" in (
-        _text(down.content.decode())
+        seen(down.content.decode())
     )
     assert fake.injections == {}
     for response in (future, prp_strength, unknown_site, diary_says, down):
         assert response.redirect_chain == []  # the form again, with what was typed
-        assert _hidden(response.content.decode(), "injection_id") == form["injection_id"]
+        assert hidden_value(response.content.decode(), "injection_id") == form["injection_id"]
 
 
 def test_no_injection_form_for_another_clinics_patient(
@@ -362,17 +350,17 @@ def test_a_clinician_verifies_an_injection_the_patient_reported(
     client = signed_in(csrf=True)
     timeline = f"/dashboard/patients/{patient}/timeline/?all=1"
 
-    before = _text(client.get(timeline).content.decode())
+    before = seen(client.get(timeline).content.decode())
     token = {"csrfmiddlewaretoken": csrf(client), "next": f"/dashboard/patients/{patient}/"}
     verified = client.post(f"/dashboard/injections/{reported}/verify/", token, follow=True)
-    after = _text(client.get(timeline).content.decode())
+    after = seen(client.get(timeline).content.decode())
     not_ours = client.post(f"/dashboard/injections/{theirs}/verify/", token)
 
     # One of the two injections waits for a clinician; after the click, neither does.
     assert before.count("reported by the patient, not verified Verify") == 1
     assert before.count("given") == 1
     assert verified.redirect_chain == [(f"/dashboard/patients/{patient}/", 302)]
-    assert "The injection is verified." in _text(verified.content.decode())
+    assert "The injection is verified." in seen(verified.content.decode())
     assert fake.verified == [(reported, fake.accounts[CLINICIAN].user_id)]
     assert "not verified" not in after
     assert after.count("given") == 2
@@ -386,7 +374,7 @@ def test_the_timeline_says_so_when_diary_cannot_tell_what_is_verified(
     fake.down.add("diary")
     client = signed_in()
 
-    page = _text(client.get(f"/dashboard/patients/{patient}/timeline/?all=1").content.decode())
+    page = seen(client.get(f"/dashboard/patients/{patient}/timeline/?all=1").content.decode())
 
     assert "Injections the patient reported are not marked: diary did not answer." in page
     assert "Injection: Sacroiliac joint, intra-articular" in page  # the injections are still shown
@@ -431,7 +419,7 @@ def _value(html: str, name: str) -> str:
 def _filled(html: str) -> dict[str, object]:
     """What a browser would send back of the correction form as shown."""
     fields: dict[str, object] = {
-        "version": _hidden(html, "version"),
+        "version": hidden_value(html, "version"),
         "performed_at": _value(html, "performed_at"),
         "dextrose_percent": _value(html, "dextrose_percent"),
         "co_treatments": re.findall(r'name="co_treatments" value="([^"]*)"[^>]*checked', html),
@@ -481,7 +469,7 @@ def test_a_clinician_corrects_an_injection_from_the_timeline(
         ["exercise"],
     )
     assert corrected.redirect_chain == [(f"/dashboard/patients/{patient}/", 302)]
-    assert "The injection is corrected." in _text(corrected.content.decode())
+    assert "The injection is corrected." in seen(corrected.content.decode())
 
 
 def test_a_correction_of_an_injection_changed_meanwhile_changes_nothing(
@@ -501,12 +489,12 @@ def test_a_correction_of_an_injection_changed_meanwhile_changes_nothing(
 
     assert fake.changes == []
     assert stale.redirect_chain == [(f"/dashboard/injections/{injection}/", 302)]
-    assert "Someone changed this injection after you opened it, so nothing was changed." in _text(
+    assert "Someone changed this injection after you opened it, so nothing was changed." in seen(
         html
     )
     # The form now shows the injection as it is, at its new version.
     assert _filled(html)["laterality"] == "bilateral"
-    assert _hidden(html, "version") == "4"
+    assert hidden_value(html, "version") == "4"
 
 
 def test_a_clinician_deletes_an_injection_entered_by_mistake(
@@ -541,15 +529,13 @@ def test_a_clinician_deletes_an_injection_entered_by_mistake(
         follow=True,
     )
 
-    assert "nothing was changed" in _text(stale.content.decode())
+    assert "nothing was changed" in seen(stale.content.decode())
     assert (not_ours.status_code, not_ours_page.status_code) == (404, 404)
     assert down.redirect_chain == [(f"/dashboard/injections/{injection}/", 302)]
-    assert "diary did not answer, so nothing was deleted. Try again." in _text(
-        down.content.decode()
-    )
+    assert "diary did not answer, so nothing was deleted. Try again." in seen(down.content.decode())
     assert [(method, changed) for method, changed, _, _ in fake.changes] == [("DELETE", injection)]
     assert deleted.redirect_chain == [(f"/dashboard/patients/{patient}/", 302)]
-    assert "The injection is deleted." in _text(deleted.content.decode())
+    assert "The injection is deleted." in seen(deleted.content.decode())
     assert fake.diary_injections[patient] == []
 
 
@@ -568,5 +554,5 @@ def test_a_change_page_that_needs_a_service_that_is_down_says_so(
 
     for response, service in [*((r, "identity") for r in needs_identity), (needs_diary, "diary")]:
         assert response.status_code == 503
-        assert f"The {service} service did not answer" in _text(response.content.decode())
-        assert "You are still signed in." in _text(response.content.decode())
+        assert f"The {service} service did not answer" in seen(response.content.decode())
+        assert "You are still signed in." in seen(response.content.decode())

@@ -7,29 +7,23 @@ injections (diary). Each is asked of the service that owns it with the clinician
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import TypeVar
 
-from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from outcomes.dashboard import clients
-from outcomes.dashboard.access import DashboardRequest, clinician_page
+from outcomes.dashboard.access import DashboardRequest, clinician_page, staff_member_page
 from outcomes.dashboard.forms import (
     InjectionCorrectionForm,
     InjectionForm,
     InvitationForm,
     PatientDetailsForm,
-    add_service_errors,
 )
-from outcomes.dashboard.parts import optional, safe_next
-
-T = TypeVar("T")
+from outcomes.dashboard.parts import no_store, one_click, optional, safe_next, sent
 
 # When a service does not answer, a change may or may not have been made (the answer may be what
 # was lost): each message says how to find out, and sending again is always safe.
@@ -52,74 +46,29 @@ NO_ANSWER_DETAILS = (
 NO_ANSWER_DELETE = "the injection may not be deleted. The patient's timeline shows whether it is."
 
 
-def _no_store(response: HttpResponse) -> HttpResponse:
-    """A page with a one-time code: never kept by a browser or a proxy."""
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def _sent(
-    form: forms.Form,
-    change: Callable[[], T | None],
-    *,
-    no_answer: str,
-    refused_on: str | None = None,
-    renamed: dict[str, str] | None = None,
-) -> T | None:
-    """A valid form's change asked of the service that owns it: the service's answer, or None
-    when it refused the change (its reasons go on the form: input beside the fields it names,
-    a refused change on ``refused_on`` or the whole form) or did not answer (``no_answer``).
-    "Not found" when the service does not know the object in the clinician's clinic."""
-    try:
-        answer = change()
-    except clients.InputRefused as exc:
-        add_service_errors(form, exc.errors, renamed)
-        return None
-    except clients.ActionRefused as exc:
-        form.add_error(refused_on, str(exc))
-        return None
-    except clients.ServiceUnavailable:
-        form.add_error(None, no_answer)
-        return None
-    if not answer:
-        raise Http404
-    return answer
-
-
-def _one_click(request: HttpRequest, change: Callable[[], bool], *, done: str, undone: str) -> None:
-    """A change asked of another service from a button, and a message of how it went; "not
-    found" when that service does not know the object in the clinician's clinic."""
-    try:
-        found = change()
-    except clients.ServiceUnavailable as exc:
-        messages.error(request, f"{exc.service} did not answer, so {undone}. Try again.")
-        return
-    except clients.ActionRefused as exc:
-        messages.error(request, str(exc))
-        return
-    if not found:
-        raise Http404
-    messages.success(request, done)
-
-
 @require_http_methods(["GET", "POST"])
 @clinician_page
 def patient_invite(request: DashboardRequest) -> HttpResponse:
     """Invite a patient: identity makes the account when they accept with the code shown here."""
     form = InvitationForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
-        invitation = _sent(
+        invitation = sent(
             form,
             lambda: clients.invitation_create(request, **form.cleaned_data),
             no_answer=NO_ANSWER_INVITE,
             refused_on="email",  # an address already in use
         )
         if invitation:
-            return _no_store(
+            return no_store(
                 render(
                     request,
                     "dashboard/invitation_code.html",
-                    {"invitation": invitation, "nav": "patients"},
+                    {
+                        "invitation": invitation,
+                        "again_url": reverse("dashboard:invite"),
+                        "back_url": reverse("dashboard:patients"),
+                        "nav": "patients",
+                    },
                 )
             )
     pending, down = optional(clients.pending_invitations, request, default=[])
@@ -149,7 +98,7 @@ def patient_details(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRes
     saved = (
         form.is_bound
         and form.is_valid()
-        and _sent(
+        and sent(
             form,
             lambda: clients.person_update(request, patient_id, **form.cleaned_data),
             no_answer=NO_ANSWER_DETAILS,
@@ -171,15 +120,17 @@ def patient_details(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRes
 
 
 @require_POST
-@clinician_page
+@staff_member_page
 def invitation_withdraw(request: DashboardRequest, invitation_id: uuid.UUID) -> HttpResponse:
-    _one_click(
+    """Withdraw an open invitation (a clinician's of a patient, an administrator's of a
+    colleague: identity decides which the caller may withdraw)."""
+    one_click(
         request,
         lambda: clients.invitation_withdraw(request, invitation_id),
         done="The invitation is withdrawn: its code no longer works.",
         undone="the invitation may still stand",
     )
-    return redirect("dashboard:invite")
+    return redirect(safe_next(request, reverse("dashboard:invite")))
 
 
 @require_http_methods(["GET", "POST"])
@@ -196,7 +147,7 @@ def injection_new(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRespo
     else:
         form = InjectionForm(initial=InjectionForm.initial_values())
     if form.is_bound and form.is_valid():
-        recorded = _sent(
+        recorded = sent(
             form,
             lambda: clients.injection_record(request, patient_id, form.diary_body()),
             no_answer=NO_ANSWER_RECORD,
@@ -233,7 +184,7 @@ def injection_edit(request: DashboardRequest, injection_id: uuid.UUID) -> HttpRe
     )
     if form.is_bound and form.is_valid():
         try:
-            corrected = _sent(
+            corrected = sent(
                 form,
                 lambda: clients.injection_correct(
                     request, injection_id, form.details(), form.cleaned_data["version"]
@@ -302,7 +253,7 @@ def injection_remove(request: DashboardRequest, injection_id: uuid.UUID) -> Http
 @clinician_page
 def injection_verify(request: DashboardRequest, injection_id: uuid.UUID) -> HttpResponse:
     """Confirm an injection a patient reported: diary marks it verified, by this clinician."""
-    _one_click(
+    one_click(
         request,
         lambda: clients.injection_verify(request, injection_id),
         done="The injection is verified.",
@@ -348,10 +299,16 @@ def patient_password_reset(request: DashboardRequest, patient_id: uuid.UUID) -> 
     if issued is None:
         raise Http404
     name = clients.display_name(person.name if person else "", patient_id)
-    return _no_store(
+    return no_store(
         render(
             request,
             "dashboard/reset_code.html",
-            {"issued": issued, "name": name, "patient_id": patient_id, "nav": "patients"},
+            {
+                "issued": issued,
+                "name": name,
+                "for_patient": True,
+                "back_url": patient_page,
+                "nav": "patients",
+            },
         )
     )

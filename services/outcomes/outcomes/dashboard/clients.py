@@ -1,9 +1,11 @@
-"""Reads from identity, diary and reminders on the signed-in clinician's behalf, with their own
-access token: each service applies its own scoping and read log to the clinician, exactly as it
-does for any other client of its API (diary's read log records the clinician reading notes). The
-changes a clinician makes on the dashboard go the same way, so each service checks and records
-them as its own: inviting a patient and giving a password reset code (identity), recording an
-injection (diary).
+"""Reads from identity, diary and reminders on the signed-in person's behalf, with their own
+access token: each service applies its own scoping and read log to them, exactly as it does for
+any other client of its API (diary's read log records the clinician reading notes). The changes
+made on the dashboard go the same way, so each service checks and records them as its own:
+inviting a patient and giving a password reset code (identity), recording an injection (diary),
+and a clinic administrator's inviting, deactivating and erasing (identity). Accepting an
+invitation and setting a new password with a reset code are identity's calls for a visitor who is
+not signed in yet.
 
 Tokens come from the web session (shared.auth.backends); they are never logged.
 """
@@ -27,6 +29,7 @@ from shared.auth.backends import (
     session_access_token,
     session_tokens_replace,
 )
+from shared.observability.client_ip import client_ip
 from shared.observability.context import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -122,12 +125,16 @@ def _call(
     params: dict[str, Any] | None = None,
     body: dict[str, Any] | None = None,
     extra_headers: dict[str, str] | None = None,
+    *,
+    anonymous: bool = False,
 ) -> requests.Response:
-    headers = {
-        "Authorization": f"Bearer {_token(request)}",
-        "Accept": "application/json",
-        **(extra_headers or {}),
-    }
+    """A call with the signed-in person's access token, or ``anonymous`` (for a visitor who is
+    not signed in) with the visitor's address, so identity counts wrong codes per visitor."""
+    headers = {"Accept": "application/json", **(extra_headers or {})}
+    if anonymous:
+        headers["X-Forwarded-For"] = client_ip(request)
+    else:
+        headers["Authorization"] = f"Bearer {_token(request)}"
     request_id = current_request_id()
     if request_id:
         headers["X-Request-ID"] = request_id
@@ -325,11 +332,12 @@ class ResetCode:
     expires_at: datetime | None
 
 
-def password_reset_code(request: HttpRequest, patient_id: uuid.UUID) -> ResetCode | None:
-    """A one-time code for the patient to set a new password with: identity issues it (a new
-    one replaces an open one) and records who asked. None when identity does not know the
-    patient in the clinician's clinic."""
-    body = _post(request, "identity", f"/api/identity/v1/users/{patient_id}/password-reset/")
+def password_reset_code(request: HttpRequest, user_id: uuid.UUID) -> ResetCode | None:
+    """A one-time code for a person of the clinic to set a new password with: identity issues it
+    (a new one replaces an open one) and records who asked. None when identity does not know the
+    person in the caller's clinic, or not as one the caller may give a code to (a clinician: a
+    patient; a clinic admin: anyone of the clinic)."""
+    body = _post(request, "identity", f"/api/identity/v1/users/{user_id}/password-reset/")
     if body is None:
         return None
     return ResetCode(code=str(body.get("code", "")), expires_at=_when(body.get("expires_at")))
@@ -363,6 +371,7 @@ class Invitation:
     name: str
     created_at: datetime | None
     expires_at: datetime | None
+    role: str = "patient"
     sex: str = "unknown"
     birth_year: int | None = None
     # Only in the answer to the invitation's creation: identity shows it once.
@@ -376,6 +385,7 @@ def _invitation(row: dict[str, Any]) -> Invitation:
         name=row.get("full_name") or "",
         created_at=_when(row.get("created_at")),
         expires_at=_when(row.get("expires_at")),
+        role=row.get("role") or "patient",
         sex=row.get("sex") or "unknown",
         birth_year=row.get("birth_year"),
         code=str(row.get("code") or ""),
@@ -383,11 +393,18 @@ def _invitation(row: dict[str, Any]) -> Invitation:
 
 
 def invitation_create(
-    request: HttpRequest, *, email: str, full_name: str, sex: str, birth_year: int | None
+    request: HttpRequest,
+    *,
+    email: str,
+    full_name: str,
+    sex: str = "unknown",
+    birth_year: int | None = None,
+    role: str = "patient",
 ) -> Invitation:
-    """Invite a patient to the clinician's clinic (the clinic is the token's). identity answers
-    the one-time code once; a new invitation to the same address replaces an open one."""
-    body: dict[str, Any] = {"email": email, "role": "patient", "full_name": full_name, "sex": sex}
+    """Invite a person to the caller's clinic (the clinic is the token's) in ``role``: a
+    patient (clinicians invite them), a clinician or a clinic admin (clinic admins do). identity
+    answers the one-time code once; a new invitation to the same address replaces an open one."""
+    body: dict[str, Any] = {"email": email, "role": role, "full_name": full_name, "sex": sex}
     if birth_year is not None:
         body["birth_year"] = birth_year
     row = _post(request, "identity", "/api/identity/v1/invitations/", body)
@@ -396,17 +413,113 @@ def invitation_create(
     return _invitation(row)
 
 
-def pending_invitations(request: HttpRequest) -> list[Invitation]:
-    """The clinic's invitations not yet accepted, withdrawn or expired, newest first."""
+def pending_invitations(
+    request: HttpRequest, roles: frozenset[str] = frozenset({"patient"})
+) -> list[Invitation]:
+    """The clinic's invitations to ``roles`` not yet accepted, withdrawn or expired, newest
+    first."""
     rows = _get_all(request, "identity", "/api/identity/v1/invitations/", {"state": "pending"})
-    return [_invitation(row) for row in rows or [] if row.get("role") == "patient"]
+    return [_invitation(row) for row in rows or [] if row.get("role") in roles]
 
 
 def invitation_withdraw(request: HttpRequest, invitation_id: uuid.UUID) -> bool:
     """Withdraw an open invitation: its code stops working. False when identity does not know
-    it in the clinician's clinic."""
+    it in the caller's clinic (or not as one the caller may withdraw)."""
     path = f"/api/identity/v1/invitations/{invitation_id}/revoke/"
     return _post(request, "identity", path, expected=(200,)) is not None
+
+
+def _code_redeemed(request: HttpRequest, path: str, body: dict[str, Any]) -> Any:
+    """identity's token pair for a visitor who redeemed a one-time code (an invitation's or a
+    password reset's). What identity refuses raises InputRefused: a wrong, used or withdrawn
+    code on ``code``, a password it does not take on ``password``."""
+    response = _call(request, "identity", "POST", path, body=body, anonymous=True)
+    status = response.status_code
+    if status == 400:
+        errors = _field_errors(response)
+        if "" in errors:  # a code identity does not know: said of the code
+            errors.setdefault("code", []).extend(errors.pop(""))
+        raise InputRefused(errors)
+    if status == 410:
+        raise InputRefused({"code": [_detail(response) or "This code no longer works."]})
+    if status == 409:
+        raise InputRefused({"": [_detail(response) or "identity refused this."]})
+    if status == 429:
+        minutes = max(1, -(-int(response.headers.get("Retry-After", "60")) // 60))
+        message = f"Too many wrong codes from here. Try again in {minutes} minutes."
+        raise InputRefused({"code": [message]})
+    return _body(response, "identity", 200, 201)
+
+
+def invitation_accept(request: HttpRequest, *, code: str, password: str, timezone_name: str) -> Any:
+    """Accept an invitation with its one-time code and a password of the person's choice:
+    identity makes the account and answers its first token pair."""
+    body = {"code": code, "password": password, "timezone": timezone_name}
+    return _code_redeemed(request, "/api/identity/v1/invitations/accept/", body)
+
+
+def password_reset_redeem(request: HttpRequest, *, code: str, password: str) -> Any:
+    """Set a new password with a reset code the clinic gave: every other sign-in of the person
+    ends, and identity answers a new token pair."""
+    body = {"code": code, "password": password}
+    return _code_redeemed(request, "/api/identity/v1/password-reset/", body)
+
+
+# --- identity: the clinic's administration ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Account:
+    """A person with a role in the clinic, as identity shows them to the clinic's admin."""
+
+    user_id: uuid.UUID
+    name: str
+    email: str
+    roles: tuple[str, ...]
+    active: bool
+    joined: datetime | None
+
+    @property
+    def is_patient_only(self) -> bool:
+        return self.roles == ("patient",)
+
+
+def _account(row: dict[str, Any]) -> Account:
+    return Account(
+        user_id=uuid.UUID(row["id"]),
+        name=row.get("full_name") or "",
+        email=row.get("email") or "",
+        roles=tuple(sorted(row.get("roles") or ())),
+        active=row.get("is_active") is not False,
+        joined=_when(row.get("date_joined")),
+    )
+
+
+def clinic_accounts(request: HttpRequest, role: str = "") -> list[Account]:
+    """Everyone with a role in the clinic (or only ``role``), by e-mail address; erased
+    patients are left out."""
+    params = {"role": role} if role else None
+    rows = _get_all(request, "identity", "/api/identity/v1/users/", params) or []
+    return [_account(row) for row in rows]
+
+
+def clinic_account(request: HttpRequest, user_id: uuid.UUID) -> Account | None:
+    row = _get(request, "identity", f"/api/identity/v1/users/{user_id}/")
+    return _account({**row, "id": str(user_id)}) if row else None
+
+
+def account_deactivate(request: HttpRequest, user_id: uuid.UUID) -> bool:
+    """The person can no longer sign in, and their sign-ins end; a patient is sent no more
+    prompts. Their data stays. False when identity does not know them in the clinic."""
+    path = f"/api/identity/v1/users/{user_id}/deactivate/"
+    return _post(request, "identity", path, expected=(200,)) is not None
+
+
+def patient_erase(request: HttpRequest, patient_id: uuid.UUID) -> bool:
+    """Erase a patient's personal data at identity; the other services act on its event.
+    Irreversible. False when identity does not know the patient in the clinic."""
+    path = f"/api/identity/v1/patients/{patient_id}/erase/"
+    return _change(request, "identity", path, expected=(204,)) is not None
 
 
 # --- reminders ----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+import zoneinfo
 from datetime import timedelta
 from typing import Any
 
@@ -66,16 +67,10 @@ class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=[("csv", "CSV"), ("fhir", "FHIR")])
 
 
-class PasswordChangeForm(forms.Form):
-    """The signed-in person's own password: identity checks the current one and the rules for
-    the new one; the form only makes sure the new one was typed the same twice."""
+class NewPasswordForm(forms.Form):
+    """A new password, typed twice: identity checks its rules; the form only makes sure it was
+    typed the same twice."""
 
-    current_password = forms.CharField(
-        label="Current password",
-        strip=False,
-        max_length=1024,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
     new_password = forms.CharField(
         label="New password",
         strip=False,
@@ -89,12 +84,123 @@ class PasswordChangeForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
+    # identity's name for the new password, where it refuses one
+    SERVICE_FIELDS = {"password": "new_password"}
+
     def clean(self) -> dict[str, object]:
         cleaned = super().clean() or {}
         new, again = cleaned.get("new_password"), cleaned.get("new_password_again")
         if new and again and new != again:
             self.add_error("new_password_again", "The two new passwords are not the same.")
         return cleaned
+
+
+class PasswordChangeForm(NewPasswordForm):
+    """The signed-in person's own password: identity checks the current one."""
+
+    current_password = forms.CharField(
+        label="Current password",
+        strip=False,
+        max_length=1024,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    field_order = ["current_password", "new_password", "new_password_again"]
+
+
+class CodeForm(NewPasswordForm):
+    """A one-time code the clinic gave, and the password its holder chooses."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=64,
+        help_text="As you were given it, e.g. 7KQ3-M9XD-2HPT-WB4R.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "characters"}
+        ),
+    )
+
+    field_order = ["code", "new_password", "new_password_again"]
+
+
+def _zone_choices() -> list[tuple[str, str]]:
+    """The IANA zones a person lives in (no aliases of the Etc/ and posix/ kinds), and UTC."""
+    zones = sorted(
+        name
+        for name in zoneinfo.available_timezones()
+        if "/" in name and not name.startswith(("Etc/", "posix", "right/", "SystemV/"))
+    )
+    return [("UTC", "UTC"), *((name, name.replace("_", " ")) for name in zones)]
+
+
+class JoinForm(CodeForm):
+    """An invitation accepted on the web: identity makes the account with this password."""
+
+    timezone = forms.ChoiceField(
+        label="Your time zone",
+        choices=_zone_choices,
+        initial="UTC",
+        help_text="The dashboard shows the clinic's times; this is your account's own zone.",
+        widget=forms.Select(attrs={"data-browser-zone": ""}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.is_bound:  # what the person chose stays chosen
+            self.fields["timezone"].widget.attrs["data-chosen"] = "1"
+
+    field_order = ["code", "new_password", "new_password_again", "timezone"]
+
+
+class ColleagueInvitationForm(forms.Form):
+    """A clinician or clinic administrator invited to the clinic by its administrator."""
+
+    email = forms.EmailField(
+        label="E-mail address",
+        max_length=254,
+        help_text="They sign in with it.",
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+    full_name = forms.CharField(label="Full name", max_length=200)
+    role = forms.ChoiceField(
+        label="Role",
+        choices=[
+            ("clinician", "Clinician: sees and treats the clinic's patients"),
+            ("clinic_admin", "Clinic administrator: manages the clinic's people"),
+        ],
+        initial="clinician",
+        widget=forms.RadioSelect,
+    )
+
+
+class DeactivateForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Yes, this person may no longer sign in",
+        help_text="Their sign-ins end at once. Their records and what they recorded stay.",
+        error_messages={"required": "Tick the box to confirm, or leave the account as it is."},
+    )
+
+
+class EraseForm(forms.Form):
+    """Erasing a patient is irreversible: confirmed by typing their e-mail address."""
+
+    email = forms.CharField(
+        label="Type the patient's e-mail address to confirm",
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args: Any, expected_email: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.expected_email = expected_email
+
+    def clean_email(self) -> str:
+        typed = str(self.cleaned_data.get("email", "")).strip()
+        if typed.casefold() != self.expected_email.casefold():
+            raise forms.ValidationError(
+                "This is not the patient's e-mail address, so nothing was erased."
+            )
+        return typed
 
 
 def _optional_choice(label: str, choices: Any) -> forms.ChoiceField:

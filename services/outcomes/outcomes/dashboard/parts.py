@@ -1,13 +1,20 @@
-"""What the dashboard's pages share: reading another service that may be down, and where a
-button may send the clinician back to."""
+"""What the dashboard's pages share: reading another service that may be down, asking it for a
+change and saying how that went, pages with one-time codes, and where a button may send the
+person back to."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from django.http import HttpRequest
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
 
 from outcomes.dashboard import clients
+from outcomes.dashboard.forms import add_service_errors
+
+T = TypeVar("T")
 
 
 def optional(call: Any, *args: Any, default: Any = None) -> tuple[Any, str | None]:
@@ -24,3 +31,53 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
     if target.startswith("/dashboard/") and "//" not in target and "\\" not in target:
         return target
     return fallback
+
+
+def no_store(response: HttpResponse) -> HttpResponse:
+    """A page with a one-time code: never kept by a browser or a proxy."""
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def sent(
+    form: forms.Form,
+    change: Callable[[], T | None],
+    *,
+    no_answer: str,
+    refused_on: str | None = None,
+    renamed: dict[str, str] | None = None,
+) -> T | None:
+    """A valid form's change asked of the service that owns it: the service's answer, or None
+    when it refused the change (its reasons go on the form: input beside the fields it names,
+    a refused change on ``refused_on`` or the whole form) or did not answer (``no_answer``).
+    "Not found" when the service does not know the object in the clinician's clinic."""
+    try:
+        answer = change()
+    except clients.InputRefused as exc:
+        add_service_errors(form, exc.errors, renamed)
+        return None
+    except clients.ActionRefused as exc:
+        form.add_error(refused_on, str(exc))
+        return None
+    except clients.ServiceUnavailable:
+        form.add_error(None, no_answer)
+        return None
+    if not answer:
+        raise Http404
+    return answer
+
+
+def one_click(request: HttpRequest, change: Callable[[], bool], *, done: str, undone: str) -> None:
+    """A change asked of another service from a button, and a message of how it went; "not
+    found" when that service does not know the object in the clinician's clinic."""
+    try:
+        found = change()
+    except clients.ServiceUnavailable as exc:
+        messages.error(request, f"{exc.service} did not answer, so {undone}. Try again.")
+        return
+    except clients.ActionRefused as exc:
+        messages.error(request, str(exc))
+        return
+    if not found:
+        raise Http404
+    messages.success(request, done)

@@ -1,14 +1,16 @@
 from django.urls import path
 
-from outcomes.dashboard import changes, views
+from outcomes.dashboard import account, changes, clinic, views
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", views.patient_list, name="patients"),
-    path("login/", views.SignInView.as_view(), name="login"),
-    path("logout/", views.sign_out, name="logout"),
-    path("account/password/", views.account_password, name="account-password"),
+    path("login/", account.SignInView.as_view(), name="login"),
+    path("logout/", account.sign_out, name="logout"),
+    path("join/", account.join, name="join"),
+    path("password-reset/", account.password_reset, name="password-reset"),
+    path("account/password/", account.account_password, name="account-password"),
     path("patients/invite/", changes.patient_invite, name="invite"),
     path(
         "invitations/<uuid:invitation_id>/withdraw/",
@@ -44,6 +46,20 @@ urlpatterns = [
         changes.injection_verify,
         name="injection-verify",
     ),
+    path("clinic/people/", clinic.people, name="people"),
+    path("clinic/people/<uuid:user_id>/", clinic.person, name="person"),
+    path(
+        "clinic/people/<uuid:user_id>/password-reset/",
+        clinic.person_password_reset,
+        name="person-password-reset",
+    ),
+    path(
+        "clinic/people/<uuid:user_id>/deactivate/",
+        clinic.person_deactivate,
+        name="person-deactivate",
+    ),
+    path("clinic/people/<uuid:user_id>/erase/", clinic.person_erase, name="person-erase"),
+    path("clinic/invite/", clinic.colleague_invite, name="colleague-invite"),
     path("flags/", views.flag_inbox, name="flags"),
     path("flags/<uuid:flag_id>/<slug:action>/", views.flag_action, name="flag-action"),
     path("cohort/", views.cohort, name="cohort"),

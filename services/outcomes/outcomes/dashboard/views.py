@@ -1,7 +1,8 @@
 """The clinician dashboard's pages. Thin: each reads through selectors (the same as the API's),
 joins in what other services hold (clients.py) and renders a template. Every page that shows a
 patient's data records the read in the audit trail. The changes a clinician makes in other
-services are in changes.py."""
+services are in changes.py, the clinic administrator's pages in clinic.py, and signing in and the
+person's own account in account.py."""
 
 from __future__ import annotations
 
@@ -11,20 +12,18 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
-from django.contrib.auth.views import LoginView
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from outcomes.analytics.serializers import CohortQuerySerializer
 from outcomes.dashboard import clients, selectors, services
 from outcomes.dashboard.access import DashboardRequest, clinician_page
-from outcomes.dashboard.forms import ExportForm, PasswordChangeForm, SignInForm, add_service_errors
+from outcomes.dashboard.forms import ExportForm
 from outcomes.dashboard.models import Export, ExportFormat, ExportStatus
 from outcomes.dashboard.parts import optional, safe_next
 from outcomes.flags import services as flag_services
@@ -40,52 +39,6 @@ RECENT = timedelta(days=90)
 FRAGMENT_HEADER = "HTTP_X_DASHBOARD_FRAGMENT"
 
 
-# --- Signing in and out ---------------------------------------------------------------------------
-
-
-class SignInView(LoginView):
-    template_name = "dashboard/login.html"
-    authentication_form = SignInForm
-    redirect_authenticated_user = True
-
-    def get_default_redirect_url(self) -> str:
-        return reverse("dashboard:patients")
-
-
-@require_POST
-def sign_out(request: HttpRequest) -> HttpResponse:
-    logout(request)  # also ends the sign-in at identity (shared.auth.backends)
-    messages.info(request, "You have signed out.")
-    return redirect("dashboard:login")
-
-
-@require_http_methods(["GET", "POST"])
-@clinician_page
-def account_password(request: DashboardRequest) -> HttpResponse:
-    """The signed-in person changes their own password (at identity)."""
-    form = PasswordChangeForm(request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
-        try:
-            clients.password_change(
-                request,
-                current_password=form.cleaned_data["current_password"],
-                new_password=form.cleaned_data["new_password"],
-            )
-        except clients.InputRefused as exc:
-            add_service_errors(form, exc.errors)
-        except clients.ServiceUnavailable:
-            form.add_error(
-                None, "identity did not answer, so your password is unchanged. Try again."
-            )
-        else:
-            messages.success(
-                request,
-                "Your password is changed. Elsewhere you were signed in, sign in again with it.",
-            )
-            return redirect("dashboard:patients")
-    return render(request, "dashboard/account_password.html", {"form": form, "nav": ""})
-
-
 # --- My patients ----------------------------------------------------------------------------------
 
 
@@ -99,7 +52,7 @@ def _sort_title(sort: str) -> str:
 @require_GET
 @clinician_page
 def patient_list(request: DashboardRequest) -> HttpResponse:
-    clinic_id = request.clinician.clinic_id
+    clinic_id = request.staff.clinic_id
     people, people_down = optional(clients.clinic_people, request, default={})
     prompts, prompts_down = optional(clients.next_prompts, request, default={})
     search = request.GET.get("q", "")[:100]
@@ -115,7 +68,7 @@ def patient_list(request: DashboardRequest) -> HttpResponse:
     )
     page = Paginator(rows, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
     audit_read_many(
-        actor=request.clinician.principal,
+        actor=request.staff.principal,
         patient_ids=[row.patient_id for row in page],
         resource="outcomes_summary",
     )
@@ -142,7 +95,7 @@ def patient_list(request: DashboardRequest) -> HttpResponse:
 @require_GET
 @clinician_page
 def patient_detail(request: DashboardRequest, patient_id: uuid.UUID) -> HttpResponse:
-    clinic_id = request.clinician.clinic_id
+    clinic_id = request.staff.clinic_id
     detail = selectors.patient_detail(clinic_id=clinic_id, patient_id=patient_id)
     person, person_down = optional(clients.person, request, patient_id)
     prompts, prompts_down = optional(clients.next_prompts, request, patient_id, default={})
@@ -152,9 +105,7 @@ def patient_detail(request: DashboardRequest, patient_id: uuid.UUID) -> HttpResp
         person=person,
         next_prompt=prompts.get(patient_id),
     )
-    audit_read(
-        actor=request.clinician.principal, patient_id=patient_id, resource="outcomes_patient"
-    )
+    audit_read(actor=request.staff.principal, patient_id=patient_id, resource="outcomes_patient")
     return render(
         request,
         "dashboard/patient.html",
@@ -183,7 +134,7 @@ def _fragment(request: HttpRequest, template: str, context: dict[str, Any]) -> H
 @clinician_page
 def patient_timeline(request: DashboardRequest, patient_id: uuid.UUID) -> HttpResponse:
     injections = selectors.patient_injections(
-        clinic_id=request.clinician.clinic_id, patient_id=patient_id
+        clinic_id=request.staff.clinic_id, patient_id=patient_id
     )
     prompts, prompts_down = optional(clients.prompt_timeline, request, patient_id, default=[])
     unverified, diary_down = optional(
@@ -194,9 +145,7 @@ def patient_timeline(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRe
     if not show_all:
         since = timezone.now() - RECENT
         items = [item for item in items if item.at >= since]
-    audit_read(
-        actor=request.clinician.principal, patient_id=patient_id, resource="outcomes_timeline"
-    )
+    audit_read(actor=request.staff.principal, patient_id=patient_id, resource="outcomes_timeline")
     return _fragment(
         request,
         "dashboard/fragments/timeline.html",
@@ -215,7 +164,7 @@ def patient_timeline(request: DashboardRequest, patient_id: uuid.UUID) -> HttpRe
 @clinician_page
 def patient_diary(request: DashboardRequest, patient_id: uuid.UUID) -> HttpResponse:
     injections = selectors.patient_injections(
-        clinic_id=request.clinician.clinic_id, patient_id=patient_id
+        clinic_id=request.staff.clinic_id, patient_id=patient_id
     )
     show_all = request.GET.get("all") == "1"
     since = None if show_all else timezone.now() - RECENT
@@ -246,7 +195,7 @@ def flag_inbox(request: DashboardRequest) -> HttpResponse:
         status = ""
     if kind not in FlagKind.values:
         kind = ""
-    flags = selectors.flag_inbox(clinic_id=request.clinician.clinic_id, status=status, kind=kind)
+    flags = selectors.flag_inbox(clinic_id=request.staff.clinic_id, status=status, kind=kind)
     page = Paginator(flags, FLAGS_PER_PAGE).get_page(request.GET.get("page"))
     people, down = optional(clients.clinic_people, request, default={})
     flags_shown: list[Flag] = list(page)
@@ -262,7 +211,7 @@ def flag_inbox(request: DashboardRequest) -> HttpResponse:
             }
         )
     audit_read_many(
-        actor=request.clinician.principal,
+        actor=request.staff.principal,
         patient_ids=[flag.patient_id for flag in flags_shown],
         resource="flag",
     )
@@ -289,8 +238,8 @@ def flag_action(request: DashboardRequest, flag_id: uuid.UUID, action: str) -> H
         raise Http404
     try:
         flag = flag_services.flag_act(
-            actor=request.clinician.principal,
-            clinic_id=request.clinician.clinic_id,
+            actor=request.staff.principal,
+            clinic_id=request.staff.clinic_id,
             flag_id=flag_id,
             action=action,
         )
@@ -323,7 +272,7 @@ def _cohort_query(request: HttpRequest) -> CohortQuerySerializer:
 @require_GET
 @clinician_page
 def cohort(request: DashboardRequest) -> HttpResponse:
-    clinic_id = request.clinician.clinic_id
+    clinic_id = request.staff.clinic_id
     query = _cohort_query(request)
     valid = query.is_valid()
     cohort_filter = query.cohort() if valid else None
@@ -361,8 +310,8 @@ def export_create(request: DashboardRequest) -> HttpResponse:
         messages.error(request, "The export could not be started: check the filters.")
         return redirect(reverse("dashboard:cohort") + "?" + request.GET.urlencode())
     export = services.export_start(
-        actor=request.clinician.principal,
-        clinic_id=request.clinician.clinic_id,
+        actor=request.staff.principal,
+        clinic_id=request.staff.clinic_id,
         cohort=query.cohort(),
         export_format=form.cleaned_data["format"],
     )
@@ -372,8 +321,8 @@ def export_create(request: DashboardRequest) -> HttpResponse:
 def _own_export(request: DashboardRequest, export_id: uuid.UUID) -> Export:
     export = Export.objects.filter(
         pk=export_id,
-        clinic_id=request.clinician.clinic_id,
-        requested_by=request.clinician.principal.id,
+        clinic_id=request.staff.clinic_id,
+        requested_by=request.staff.principal.id,
     ).first()
     if export is None:
         raise Http404
@@ -435,7 +384,7 @@ def export_download(request: DashboardRequest, export_id: uuid.UUID) -> HttpResp
     export = _own_export(request, export_id)
     if export.status != ExportStatus.DONE:
         raise Http404
-    services.export_download_record(actor=request.clinician.principal, export=export)
+    services.export_download_record(actor=request.staff.principal, export=export)
     if export.format == ExportFormat.CSV:
         content_type, name = "text/csv; charset=utf-8", "cohort-observations.csv"
     else:

@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.backends import BaseBackend
 from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_in, user_logged_out
@@ -107,6 +107,23 @@ def _grant_from_body(body: Any) -> _Grant | None:
     return _Grant(principal=principal, access=body["access"], refresh=refresh)
 
 
+def _local_user(principal: TokenUser) -> User:
+    """The thin local row of the person identity signed in, made or brought up to date."""
+    user_model = get_user_model()
+    user, _ = user_model.objects.update_or_create(
+        username=str(principal.id),
+        defaults={
+            "email": principal.email,
+            "is_staff": principal.has_role(Role.SYSTEM_ADMIN, Role.CLINIC_ADMIN),
+            "is_superuser": principal.has_role(Role.SYSTEM_ADMIN),
+            "is_active": True,
+        },
+    )
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    return user
+
+
 class IdentityBackend(BaseBackend):
     def authenticate(self, request: HttpRequest | None, **credentials: Any) -> User | None:
         username, password = credentials.get("username"), credentials.get("password")
@@ -130,19 +147,7 @@ class IdentityBackend(BaseBackend):
         grant = _grant_from(response)
         if grant is None:
             return None
-        principal = grant.principal
-        user_model = get_user_model()
-        user, _ = user_model.objects.update_or_create(
-            username=str(principal.id),
-            defaults={
-                "email": principal.email,
-                "is_staff": principal.has_role(Role.SYSTEM_ADMIN, Role.CLINIC_ADMIN),
-                "is_superuser": principal.has_role(Role.SYSTEM_ADMIN),
-                "is_active": True,
-            },
-        )
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
+        user = _local_user(grant.principal)
         setattr(user, _GRANT_ATTRIBUTE, grant)
         return user
 
@@ -292,6 +297,20 @@ def session_tokens_replace(request: HttpRequest, body: Any) -> bool:
     request.session[SESSION_TOKENS_KEY] = _tokens_data(grant)
     request.session[SESSION_PRINCIPAL_KEY] = _principal_data(grant.principal)
     request.session.save()
+    return True
+
+
+def sign_in_with_tokens(request: HttpRequest, body: Any) -> bool:
+    """Sign this browser in with the token pair identity answered to a request that signs its
+    person in without a password check here (accepting an invitation, setting a new password
+    with a reset code), exactly as a sign-in with the password would. False when ``body`` holds
+    no usable pair."""
+    grant = _grant_from_body(body)
+    if grant is None:
+        return False
+    user = _local_user(grant.principal)
+    setattr(user, _GRANT_ATTRIBUTE, grant)
+    login(request, user, backend=f"{IdentityBackend.__module__}.{IdentityBackend.__qualname__}")
     return True
 
 

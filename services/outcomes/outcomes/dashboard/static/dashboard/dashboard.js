@@ -1,5 +1,6 @@
 /* The dashboard's little JavaScript: the charts (Chart.js, vendored), the patient page's parts
-   that come from other services, and the progress of an export. Every page works without it:
+   that come from other services, the progress of an export, and a time zone field set to the
+   browser's. Every page works without it:
    the charts have tables beside them, the parts have links, the export page can be reloaded. */
 (function () {
   "use strict";
@@ -305,7 +306,19 @@
     poll();
   }
 
+  /* A time zone field starts at the browser's own zone, when the list has it. */
+  function browserZone() {
+    var zone;
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+    document.querySelectorAll("select[data-browser-zone]").forEach(function (select) {
+      if (!select.dataset.chosen && zone && select.querySelector("option[value='" + zone + "']")) {
+        select.value = zone;
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    browserZone();
     patientCharts();
     cohortCharts();
     fragments();
