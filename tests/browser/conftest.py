@@ -9,6 +9,7 @@ Screenshots of every page go to var/screenshots/browser/ (git ignores var/).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -266,11 +267,11 @@ class Tab:
         self.page.wait_for_load_state("networkidle")
 
 
-@pytest.fixture
-def tab(browser: Any, request: pytest.FixtureRequest) -> Iterator[Tab]:
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+@contextlib.contextmanager
+def _tab(browser: Any, name: str, **options: Any) -> Iterator[Tab]:
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, **options)
     page = context.new_page()
-    tab = Tab(page=page, name=request.node.name.removeprefix("test_")[:60])
+    tab = Tab(page=page, name=name[:60])
 
     def on_console(message: Any) -> None:
         url = str(message.location.get("url", ""))
@@ -279,5 +280,21 @@ def tab(browser: Any, request: pytest.FixtureRequest) -> Iterator[Tab]:
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: tab.errors.append(f"uncaught: {error}"))
-    yield tab
-    context.close()
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def tab(browser: Any, request: pytest.FixtureRequest) -> Iterator[Tab]:
+    with _tab(browser, request.node.name.removeprefix("test_")) as opened:
+        yield opened
+
+
+@pytest.fixture
+def other_tab(browser: Any, request: pytest.FixtureRequest) -> Iterator[Tab]:
+    """A second person's browser, elsewhere: its own cookies, in Chicago's time zone."""
+    name = "other-" + request.node.name.removeprefix("test_")
+    with _tab(browser, name, timezone_id="America/Chicago") as opened:
+        yield opened

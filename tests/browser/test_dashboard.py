@@ -513,3 +513,142 @@ def test_a_clinician_invites_a_patient_and_records_their_first_injection(
 
     assert _until(gone), "the deleted injection stayed on the timeline"
     tab.check_no_console_errors()
+
+
+CLINIC_ADMIN = "clinicadmin@demo.example"
+
+
+def _enrolled_patient(demo: Any, full_name: str) -> dict[str, Any]:
+    """A patient the clinician invites over the API and who accepts on their phone."""
+    identity = demo.url("identity", "/api/identity/v1/")
+    email = f"{full_name.lower().replace(' ', '.')}.{uuid.uuid4().hex[:8]}@example.org"
+    invited = requests.post(
+        identity + "invitations/",
+        json={"email": email, "full_name": full_name},
+        headers={"Authorization": f"Bearer {demo.token(CLINICIAN)}"},
+        timeout=30,
+    )
+    invited.raise_for_status()
+    accepted = requests.post(
+        identity + "invitations/accept/",
+        json={
+            "code": invited.json()["code"],
+            "password": "a-new-patient-passphrase",
+            "timezone": "Europe/London",
+        },
+        timeout=30,
+    )
+    accepted.raise_for_status()
+    return {"email": email, "full_name": full_name}
+
+
+def test_a_clinic_admin_brings_in_a_clinician_and_erases_a_patient(
+    demo: Any, tab: Any, other_tab: Any
+) -> None:
+    page, colleague = tab.page, other_tab.page
+    identity = demo.url("identity", "/api/identity/v1/")
+    email = f"dina.doctor.{uuid.uuid4().hex[:8]}@demo.example"
+    chosen, renewed = "a-dina-chosen-passphrase", "a-dina-renewed-passphrase"
+
+    # The clinic's administrator starts at the clinic's people, who are identity's.
+    tab.sign_in(demo.url("outcomes", "/dashboard/clinic/people/"), email=CLINIC_ADMIN)
+    expect(page.get_by_role("heading", level=1)).to_have_text("People of the clinic")
+    people = demo.api("identity", "users/", email=CLINIC_ADMIN, page_size=200)
+    expect(page.locator("#people-count")).to_contain_text(f"{people['count']} people")
+    expect(page.get_by_role("link", name="My patients")).to_have_count(0)
+    tab.screenshot("people")
+    tab.check_accessibility()
+
+    # A new clinician is invited, and joins on the dashboard with the code, from elsewhere.
+    page.get_by_role("link", name="Invite a colleague").click()
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Full name").fill("Dina Doctor")
+    page.get_by_label("Clinician: sees and treats the clinic's patients").check()
+    tab.check_accessibility()
+    page.get_by_role("button", name="Invite and show the code").click()
+    code = page.locator("#invitation-code").inner_text()
+    tab.screenshot("colleague-code")
+    tab.check_accessibility()
+
+    colleague.goto(demo.url("outcomes", "/dashboard/login/"))
+    colleague.get_by_role("link", name="Join with an invitation code").click()
+    expect(colleague.get_by_label("Your time zone")).to_have_value("America/Chicago")
+    other_tab.check_accessibility()
+    colleague.get_by_label("Code", exact=True).fill(code)
+    colleague.get_by_label("New password", exact=True).fill(chosen)
+    colleague.get_by_label("New password again").fill(chosen)
+    other_tab.screenshot("join")
+    colleague.get_by_role("button", name="Join and sign in").click()
+    expect(colleague.get_by_role("heading", level=1)).to_have_text("My patients")
+    expect(colleague.get_by_role("status").first).to_contain_text("your account is ready")
+    [dina] = [
+        person
+        for person in demo.api("identity", "users/", email=CLINIC_ADMIN, page_size=200)["results"]
+        if person["email"] == email
+    ]
+    assert (dina["roles"], dina["timezone"]) == (["clinician"], "America/Chicago")
+
+    # She forgets her password: a reset code from the administrator, a new one on the dashboard.
+    colleague.get_by_role("button", name="Sign out").click()
+    page.goto(demo.url("outcomes", f"/dashboard/clinic/people/?q={email}"))
+    page.get_by_role("link", name="Dina Doctor").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dina Doctor")
+    tab.check_accessibility()
+    page.get_by_role("button", name="Give a password reset code").click()
+    reset_code = page.locator("#reset-code").inner_text()
+    colleague.get_by_role("link", name="set a new password with the code").click()
+    colleague.get_by_label("Code", exact=True).fill(reset_code)
+    colleague.get_by_label("New password", exact=True).fill(renewed)
+    colleague.get_by_label("New password again").fill(renewed)
+    other_tab.check_accessibility()
+    colleague.get_by_role("button", name="Set the password and sign in").click()
+    expect(colleague.get_by_role("heading", level=1)).to_have_text("My patients")
+
+    def sign_in_status(password: str) -> int:
+        return requests.post(
+            identity + "auth/token/", json={"email": email, "password": password}, timeout=30
+        ).status_code
+
+    assert (sign_in_status(chosen), sign_in_status(renewed)) == (401, 200)
+
+    # She leaves the clinic: deactivated, after a tick that says what it means.
+    page.get_by_role("link", name="Back to Dina Doctor").first.click()
+    page.get_by_role("button", name="Deactivate Dina Doctor").click()
+    expect(page.locator(".field-error")).to_contain_text("Tick the box to confirm")
+    page.get_by_label("Yes, this person may no longer sign in").check()
+    page.get_by_role("button", name="Deactivate Dina Doctor").click()
+    expect(page.get_by_role("status").first).to_contain_text("can no longer sign in")
+    expect(page.locator("#person-facts")).to_contain_text("Deactivated")
+    assert sign_in_status(renewed) == 401
+    other_tab.check_no_console_errors()
+
+    # A patient asks to be erased: confirmed with their address, then gone everywhere.
+    erin = _enrolled_patient(demo, "Erin Erasable")
+
+    [erin_id] = [
+        row["id"]
+        for row in demo.api("identity", "patients/", page_size=200)["results"]
+        if row["email"] == erin["email"]
+    ]
+
+    def in_outcomes() -> bool:
+        listed = demo.api("outcomes", "patients/", page_size=200)["results"]
+        return erin_id in {row["patient_id"] for row in listed}
+
+    assert _until(in_outcomes), "outcomes never took in the patient"
+    page.goto(demo.url("outcomes", f"/dashboard/clinic/people/?q={erin['email']}"))
+    page.get_by_role("link", name="Erin Erasable").click()
+    page.get_by_role("link", name="Erase Erin Erasable").click()
+    tab.check_accessibility()
+    page.get_by_label("Type the patient's e-mail address to confirm").fill("not@her.example")
+    page.get_by_role("button", name="Erase Erin Erasable for good").click()
+    expect(page.locator(".field-error")).to_contain_text("nothing was erased")
+    page.get_by_label("Type the patient's e-mail address to confirm").fill(erin["email"])
+    page.get_by_role("button", name="Erase Erin Erasable for good").click()
+    expect(page.get_by_role("status").first).to_contain_text("personal data is erased")
+    expect(page.locator("#people-table")).not_to_contain_text(erin["email"])
+    patients = demo.api("identity", "patients/", page_size=200)["results"]
+    assert erin["email"] not in {row["email"] for row in patients}
+    assert _until(lambda: not in_outcomes()), "outcomes never forgot the erased patient"
+    tab.screenshot("erased")
+    tab.check_no_console_errors()

@@ -85,7 +85,6 @@ def _person_page(
     request: DashboardRequest,
     account: clients.Account,
     deactivate_form: DeactivateForm | None = None,
-    status: int = 200,
 ) -> HttpResponse:
     return render(
         request,
@@ -97,7 +96,6 @@ def _person_page(
             "deactivate_form": deactivate_form or DeactivateForm(),
             "nav": "people",
         },
-        status=status,
     )
 
 
@@ -116,7 +114,7 @@ def person_deactivate(request: DashboardRequest, user_id: uuid.UUID) -> HttpResp
     account = _account(request, user_id)
     form = DeactivateForm(request.POST)
     if not form.is_valid():
-        return _person_page(request, account, form, status=400)
+        return _person_page(request, account, form)
     name = clients.display_name(account.name, user_id)
     one_click(
         request,
@@ -186,15 +184,14 @@ def person_erase(request: DashboardRequest, user_id: uuid.UUID) -> HttpResponse:
     if erased:
         messages.success(
             request,
-            f"{name}'s personal data is erased. Their scores stay in the clinic's figures "
-            "under an id that no longer names anyone.",
+            f"{name}'s personal data is erased. The diary, reminders and outcomes forget "
+            "them as they take in the erasure, usually within seconds.",
         )
         return redirect("dashboard:people")
     return render(
         request,
         "dashboard/clinic_erase.html",
         {"form": form, "account": account, "name": name, "nav": "people"},
-        status=400 if form.errors else 200,
     )
 
 
