@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -620,6 +620,11 @@ def test_a_clinic_admin_brings_in_a_clinician_and_erases_a_patient(
     expect(page.get_by_role("status").first).to_contain_text("can no longer sign in")
     expect(page.locator("#person-facts")).to_contain_text("Deactivated")
     assert sign_in_status(renewed) == 401
+    # She comes back: reactivated, she signs in with the password she had.
+    tab.check_accessibility()
+    page.get_by_role("button", name="Reactivate Dina Doctor").click()
+    expect(page.get_by_role("status").first).to_contain_text("active again")
+    assert sign_in_status(renewed) == 200
     other_tab.check_no_console_errors()
 
     # A patient asks to be erased: confirmed with their address, then gone everywhere.
@@ -636,8 +641,31 @@ def test_a_clinic_admin_brings_in_a_clinician_and_erases_a_patient(
         return erin_id in {row["patient_id"] for row in listed}
 
     assert _until(in_outcomes), "outcomes never took in the patient"
+
+    # Her prompts stop while her account is deactivated, and come back when it is reactivated.
+    recorded = requests.post(
+        demo.url("diary", f"/api/diary/v1/patients/{erin_id}/injections/"),
+        json={"id": str(uuid.uuid4()), "performed_at": datetime.now(UTC).isoformat()},
+        headers={"Authorization": f"Bearer {demo.token(CLINICIAN)}"},
+        timeout=30,
+    )
+    assert recorded.status_code == 201, recorded.text
+
+    def pending() -> int:
+        prompts = demo.api("reminders", f"patients/{erin_id}/prompts/", page_size=200)
+        return sum(1 for p in prompts["results"] if p["status"] == "pending")
+
+    planned = _until(pending)
+    assert planned, "reminders planned no prompt after the injection"
     page.goto(demo.url("outcomes", f"/dashboard/clinic/people/?q={erin['email']}"))
     page.get_by_role("link", name="Erin Erasable").click()
+    page.get_by_label("Yes, this person may no longer sign in").check()
+    page.get_by_role("button", name="Deactivate Erin Erasable").click()
+    assert _until(lambda: pending() == 0), "reminders kept prompting a deactivated patient"
+    page.get_by_role("button", name="Reactivate Erin Erasable").click()
+    expect(page.get_by_role("status").first).to_contain_text("active again")
+    assert _until(lambda: pending() == planned), "reminders did not prompt her again"
+
     page.get_by_role("link", name="Erase Erin Erasable").click()
     tab.check_accessibility()
     page.get_by_label("Type the patient's e-mail address to confirm").fill("not@her.example")

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from identity.accounts.errors import AccountConflict
 from identity.accounts.models import Clinic, Invitation, Membership, User
-from identity.accounts.services import membership_grant
+from identity.accounts.services import membership_grant, user_reactivate
 from identity.authn.models import RefreshToken
 from shared.audit.models import AuditEntry
 from shared.outbox.models import OutboxEvent
@@ -165,6 +165,71 @@ def test_a_deactivated_account_cannot_join_a_clinic() -> None:
 
     assert not Membership.objects.filter(user=clinician, role="patient").exists()
     assert not OutboxEvent.objects.filter(type="identity.patient.enrolled").exists()
+
+
+def test_a_reactivated_clinician_signs_in_again_with_their_password() -> None:
+    clinic = ClinicFactory()
+    admin = member("clinic_admin", clinic)
+    clinician = member("clinician", clinic)
+    client = as_user(admin.email)
+    assert client.post(f"{USERS}{clinician.id}/deactivate/").status_code == 200
+    assert is_problem(login(APIClient(), clinician.email), 401)
+
+    response = client.post(f"{USERS}{clinician.id}/reactivate/")
+
+    assert response.status_code == 200
+    assert response.json()["is_active"] is True
+    assert login(APIClient(), clinician.email).status_code == 200
+    assert AuditEntry.objects.filter(
+        action="user.reactivate", actor_id=admin.id, target_id=str(clinician.id)
+    ).exists()
+    # Staff are nobody's patients: nothing is announced.
+    assert not OutboxEvent.objects.filter(type="identity.patient.reactivated").exists()
+
+
+def test_reactivating_a_patient_tells_reminders_once() -> None:
+    clinic = ClinicFactory()
+    admin = member("clinic_admin", clinic)
+    patient = member("patient", clinic)
+    client = as_user(admin.email)
+    client.post(f"{USERS}{patient.id}/deactivate/")
+
+    first = client.post(f"{USERS}{patient.id}/reactivate/")
+    again = client.post(f"{USERS}{patient.id}/reactivate/")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    [event] = OutboxEvent.objects.filter(type="identity.patient.reactivated")
+    reactivated = User.objects.get(pk=patient.pk)
+    assert event.subject == str(patient.id)
+    assert event.data == {
+        "patient_id": str(patient.id),
+        "clinic_id": str(clinic.id),
+        "reactivated_at": reactivated.updated_at.isoformat().replace("+00:00", "Z"),
+    }
+    assert AuditEntry.objects.filter(action="user.reactivate").count() == 1
+
+
+def test_only_the_clinics_admin_reactivates_and_never_an_erased_patient() -> None:
+    clinic = ClinicFactory()
+    admin = member("clinic_admin", clinic)
+    clinician = member("clinician", clinic)
+    patient = member("patient", clinic)
+    elsewhere = member("clinic_admin")
+    as_user(admin.email).post(f"{USERS}{patient.id}/deactivate/")
+
+    by_clinician = as_user(clinician.email).post(f"{USERS}{patient.id}/reactivate/")
+    by_other_clinic = as_user(elsewhere.email).post(f"{USERS}{patient.id}/reactivate/")
+    erased = as_user(admin.email).post(f"{PATIENTS}{patient.id}/erase/")
+    after_erasure = as_user(admin.email).post(f"{USERS}{patient.id}/reactivate/")
+
+    assert is_problem(by_clinician, 403, "forbidden")
+    assert is_problem(by_other_clinic, 404)
+    assert erased.status_code == 204
+    assert is_problem(after_erasure, 404)  # an erased account is nobody's to find
+    with pytest.raises(AccountConflict):  # not even from identity's own admin
+        user_reactivate(actor_id=None, user=patient)
+    assert User.objects.get(pk=patient.pk).is_active is False
+    assert not OutboxEvent.objects.filter(type="identity.patient.reactivated").exists()
 
 
 def test_clinic_admin_cannot_deactivate_themselves() -> None:

@@ -57,6 +57,7 @@ class FakeServices:
     visitors: list[str] = field(default_factory=list)
     # (user id, the caller's user id) of every deactivation, and of every erasure
     deactivated: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+    reactivated: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
     erased: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
     # invitation id -> the invitation as identity answers it, with "clinic" and "code"
     invitations: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -184,6 +185,8 @@ class FakeServices:
             self._redeem(handler, body)
         elif path.startswith("/api/identity/v1/users/") and path.endswith("/deactivate/"):
             self._deactivate(handler, uuid.UUID(path.rstrip("/").split("/")[-2]))
+        elif path.startswith("/api/identity/v1/users/") and path.endswith("/reactivate/"):
+            self._deactivate(handler, uuid.UUID(path.rstrip("/").split("/")[-2]), active=True)
         elif path.startswith("/api/identity/v1/patients/") and path.endswith("/erase/"):
             self._erase(handler, uuid.UUID(path.rstrip("/").split("/")[-2]))
         elif path == "/api/identity/v1/invitations/":
@@ -309,11 +312,13 @@ class FakeServices:
             return None
         return caller
 
-    def _deactivate(self, handler: Any, user_id: uuid.UUID) -> None:
+    def _deactivate(self, handler: Any, user_id: uuid.UUID, *, active: bool = False) -> None:
+        """identity's answer to a clinic admin deactivating someone of the clinic (or, when
+        ``active``, reactivating them)."""
         caller = self._admin(handler)
         if caller is None:
             return
-        if user_id == caller.id:
+        if user_id == caller.id and not active:
             detail = "You cannot deactivate your own account."
             handler._reply(409, {"status": 409, "detail": detail})
             return
@@ -323,13 +328,13 @@ class FakeServices:
             handler._reply(404, {"status": 404})
             return
         if staff is not None:
-            staff.active = False
+            staff.active = active
             for refresh, email in list(self.refresh_tokens.items()):
-                if email == staff.email:
+                if email == staff.email and not active:
                     del self.refresh_tokens[refresh]
         if patient is not None:
-            patient["is_active"] = False
-        self.deactivated.append((user_id, caller.id))
+            patient["is_active"] = active
+        (self.reactivated if active else self.deactivated).append((user_id, caller.id))
         rows = self._users(caller.clinic_id)
         handler._reply(200, next(row for row in rows if row["id"] == str(user_id)))
 

@@ -309,6 +309,26 @@ def test_deactivating_needs_a_tick_and_ends_the_persons_access(
     assert sign_in.status_code == 200  # refused
 
 
+def test_a_deactivated_colleague_is_reactivated_and_signs_in_again(
+    fake: FakeServices, clinic: Clinic, admin: Client
+) -> None:
+    carl = fake.accounts[CLINICIAN]
+    active_page = seen(admin.get(_person_url(carl.user_id)).content.decode())
+    _post(admin, _person_url(carl.user_id, "deactivate"), {"confirm": "on"})
+    deactivated_page = seen(admin.get(_person_url(carl.user_id)).content.decode())
+
+    page = seen(_post(admin, _person_url(carl.user_id, "reactivate")))
+    sign_in = Client().post("/dashboard/login/", {"username": CLINICIAN, "password": PASSWORD})
+
+    assert "Reactivate Carl Clinician" not in active_page
+    assert "Reactivate Carl Clinician" in deactivated_page
+    assert "Deactivate Carl Clinician" not in deactivated_page
+    assert fake.reactivated == [(carl.user_id, fake.accounts[ADMIN].user_id)]
+    assert "Carl Clinician's account is active again" in page
+    assert "Account Active" in page
+    assert sign_in.status_code == 302
+
+
 def test_an_admin_cannot_deactivate_themselves(
     fake: FakeServices, clinic: Clinic, admin: Client
 ) -> None:

@@ -97,6 +97,18 @@ def deactivate(patient_id: uuid.UUID, *, clinic_id: uuid.UUID, at: datetime) -> 
     )
 
 
+def reactivate(patient_id: uuid.UUID, *, clinic_id: uuid.UUID, at: datetime) -> None:
+    """identity.patient.reactivated, as identity announces a patient's account opened again."""
+    deliver_event(
+        "identity.patient.reactivated",
+        {
+            "patient_id": str(patient_id),
+            "clinic_id": str(clinic_id),
+            "reactivated_at": at.isoformat().replace("+00:00", "Z"),
+        },
+    )
+
+
 def injection_data(
     *,
     patient_id: uuid.UUID,

@@ -24,6 +24,7 @@ HANDLED = {
     "identity.patient.enrolled",
     "identity.patient.updated",
     "identity.patient.deactivated",
+    "identity.patient.reactivated",
     "identity.patient.erased",
     "diary.injection.recorded",
     "diary.injection.corrected",

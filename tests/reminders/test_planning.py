@@ -24,6 +24,7 @@ from helpers import (
     move_patient,
     offset,
     prompts_of,
+    reactivate,
     sends,
     sweep,
 )
@@ -359,6 +360,63 @@ def test_deactivation_that_arrives_before_the_enrolment_still_holds() -> None:
 
     assert Patient.objects.get(id=patient).active is False
     assert prompts_of(patient) == []
+
+
+def test_reactivation_brings_back_the_prompts_ahead_but_not_those_missed_meanwhile() -> None:
+    clinic = uuid.uuid4()
+    flare_template(clinic)
+    patient = enrol(clinic_id=clinic)
+    with time_machine.travel(NOW, tick=False):
+        inject(patient, clinic_id=clinic, at=NOW)
+        deactivate(patient, clinic_id=clinic, at=NOW + timedelta(hours=1))
+    back = NOW + timedelta(days=10)  # days 1, 3 and 7 were due (and closed) meanwhile
+
+    with time_machine.travel(back, tick=False):
+        reactivate(patient, clinic_id=clinic, at=back)
+
+    by_day = {
+        (p.intended_at.date() - NOW.date()).days: (p.status, p.cancel_reason)
+        for p in prompts_of(patient)
+    }
+    missed = (PromptStatus.CANCELLED, CancelReason.PATIENT_DEACTIVATED)
+    assert by_day == {
+        1: missed,
+        3: missed,
+        7: missed,
+        **{day: (PromptStatus.PENDING, "") for day in (14, 21, 28, 42)},
+    }
+    assert Patient.objects.get(id=patient).active is True
+    # They are sent when due, and only they: nothing of the days the patient was away.
+    for day in range(10, 50):
+        sweep(NOW + timedelta(days=day, hours=3))
+    intended = {p.id: p.intended_at for p in prompts_of(patient)}
+    sent_days = [(intended[s.prompt_id].date() - NOW.date()).days for s in sends()]
+    assert sent_days == [14, 21, 28, 42]
+
+
+@pytest.mark.usefixtures("clock")
+def test_deactivations_and_reactivations_in_any_order_end_as_the_latest_says() -> None:
+    clinic = uuid.uuid4()
+    flare_template(clinic)
+    patient = enrol(clinic_id=clinic)
+    inject(patient, clinic_id=clinic, at=NOW)
+    deactivated, reactivated = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
+
+    # The reactivation overtakes the deactivation it undoes, then both are delivered again.
+    reactivate(patient, clinic_id=clinic, at=reactivated)
+    deactivate(patient, clinic_id=clinic, at=deactivated)
+    reactivate(patient, clinic_id=clinic, at=reactivated)
+    deactivate(patient, clinic_id=clinic, at=deactivated)
+
+    assert Patient.objects.get(id=patient).active is True
+    assert len(prompts_of(patient, status=PromptStatus.PENDING)) == len(FLARE_DAYS)
+
+    # A later deactivation stands, and the reactivation before it no longer undoes it.
+    deactivate(patient, clinic_id=clinic, at=NOW)
+    reactivate(patient, clinic_id=clinic, at=reactivated)
+
+    assert Patient.objects.get(id=patient).active is False
+    assert prompts_of(patient, status=PromptStatus.PENDING) == []
 
 
 @pytest.mark.usefixtures("clock")

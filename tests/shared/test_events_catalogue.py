@@ -49,6 +49,7 @@ def test_the_catalogue_has_every_event_type_the_services_exchange() -> None:
         "identity.patient.enrolled",
         "identity.patient.updated",
         "identity.patient.deactivated",
+        "identity.patient.reactivated",
         "identity.patient.erased",
         "diary.injection.recorded",
         "diary.injection.corrected",
@@ -71,6 +72,7 @@ def test_the_catalogue_has_every_event_type_the_services_exchange() -> None:
         ("identity.patient.erased", {"diary", "reminders", "outcomes"}),
         # Only reminders acts on it (it stops prompting); the others keep the patient's data.
         ("identity.patient.deactivated", {"reminders"}),
+        ("identity.patient.reactivated", {"reminders"}),
         ("diary.injection.", {"reminders", "outcomes"}),
         ("diary.entry.", {"reminders", "outcomes"}),
         # Questionnaires answer ODI and PGIC prompts, so reminders hears of them too.

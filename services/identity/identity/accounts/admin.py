@@ -85,7 +85,7 @@ class UserAdmin(admin.ModelAdmin):
         "last_login",
         "erased_at",
     )
-    actions = ["deactivate_users", "erase_patients"]
+    actions = ["deactivate_users", "reactivate_users", "erase_patients"]
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -133,6 +133,14 @@ class UserAdmin(admin.ModelAdmin):
         for user in queryset:
             try:
                 services.user_deactivate(actor_id=request.user.pk, user=user)
+            except AccountConflict as exc:
+                self.message_user(request, f"{user}: {exc.detail}", messages.ERROR)
+
+    @admin.action(description="Reactivate the selected users")
+    def reactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            try:
+                services.user_reactivate(actor_id=request.user.pk, user=user)
             except AccountConflict as exc:
                 self.message_user(request, f"{user}: {exc.detail}", messages.ERROR)
 

@@ -476,6 +476,25 @@ class ClinicUserDeactivateApi(APIView):
         return Response(UserOutputSerializer(user).data)
 
 
+class ClinicUserReactivateApi(APIView):
+    """The user may sign in again with their password; a patient is prompted again from their
+    schedule (prompts whose answer window closed meanwhile are not sent)."""
+
+    permission_classes = [IsClinicAdmin]
+
+    @extend_schema(
+        operation_id="users_reactivate",
+        request=None,
+        responses={200: UserOutputSerializer, **problems(401, 403, 404, 409)},
+    )
+    def post(self, request: Request, user_id: uuid.UUID) -> Response:
+        actor = caller(request)
+        user = selectors.clinic_user_get(clinic_id=_clinic_of(actor), user_id=user_id)
+        services.user_reactivate(actor_id=actor.id, user=user)
+        user = selectors.clinic_user_get(clinic_id=_clinic_of(actor), user_id=user_id)
+        return Response(UserOutputSerializer(user).data)
+
+
 class PasswordResetIssuedSerializer(serializers.ModelSerializer[PasswordReset]):
     code = serializers.SerializerMethodField(
         help_text="The one-time code to give the person. It is shown only in this response."

@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 EVENT_ENROLLED = "identity.patient.enrolled"
 EVENT_UPDATED = "identity.patient.updated"
 EVENT_DEACTIVATED = "identity.patient.deactivated"
+EVENT_REACTIVATED = "identity.patient.reactivated"
 EVENT_ERASED = "identity.patient.erased"
 
 # The profile fields other services keep a copy of (reminders: timezone, locale; outcomes:
@@ -317,6 +318,40 @@ def user_deactivate(*, actor_id: uuid.UUID | None, user: User) -> User:
                 "patient_id": str(locked.id),
                 "clinic_id": str(clinic_id),
                 "deactivated_at": utc_isoformat(locked.updated_at),
+            },
+        )
+    return locked
+
+
+@transaction.atomic
+def user_reactivate(*, actor_id: uuid.UUID | None, user: User) -> User:
+    """The user may sign in again, with the password they had (their sign-ins ended at the
+    deactivation). A patient's reactivation is announced, so reminders plans the prompts still
+    to come again. An erased account never comes back."""
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.is_erased:
+        raise AccountConflict("An erased account cannot be reactivated.")
+    if locked.is_active:
+        return locked
+    locked.is_active = True
+    locked.save(update_fields=["is_active", "updated_at"])
+    clinic_id = patient_clinic_id(locked)
+    audit_record(
+        actor_id=actor_id,
+        action="user.reactivate",
+        target_type="user",
+        target_id=locked.id,
+        subject_patient_id=locked.id if clinic_id else None,
+        changed_fields=("is_active",),
+    )
+    if clinic_id:
+        event_publish(
+            type=EVENT_REACTIVATED,
+            subject=locked.id,
+            data={
+                "patient_id": str(locked.id),
+                "clinic_id": str(clinic_id),
+                "reactivated_at": utc_isoformat(locked.updated_at),
             },
         )
     return locked

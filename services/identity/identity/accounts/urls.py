@@ -28,6 +28,11 @@ urlpatterns = [
         name="users-deactivate",
     ),
     path(
+        "users/<uuid:user_id>/reactivate/",
+        apis.ClinicUserReactivateApi.as_view(),
+        name="users-reactivate",
+    ),
+    path(
         "users/<uuid:user_id>/password-reset/",
         apis.ClinicUserPasswordResetApi.as_view(),
         name="users-password-reset",

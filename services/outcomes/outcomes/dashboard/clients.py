@@ -515,6 +515,13 @@ def account_deactivate(request: HttpRequest, user_id: uuid.UUID) -> bool:
     return _post(request, "identity", path, expected=(200,)) is not None
 
 
+def account_reactivate(request: HttpRequest, user_id: uuid.UUID) -> bool:
+    """The person may sign in again with their password; a patient is prompted again from the
+    prompts still to come. False when identity does not know them in the clinic."""
+    path = f"/api/identity/v1/users/{user_id}/reactivate/"
+    return _post(request, "identity", path, expected=(200,)) is not None
+
+
 def patient_erase(request: HttpRequest, patient_id: uuid.UUID) -> bool:
     """Erase a patient's personal data at identity; the other services act on its event.
     Irreversible. False when identity does not know the patient in the clinic."""

@@ -1,6 +1,6 @@
 """The clinic administrator's pages: the clinic's people (staff and patients) and their accounts,
-inviting colleagues, giving a password reset code, deactivating an account and erasing a
-patient. identity owns all of it and decides each change with the administrator's own token
+inviting colleagues, giving a password reset code, deactivating and reactivating an account and
+erasing a patient. identity owns all of it and decides each change with the administrator's own token
 (clients.py), as for the clinician's changes (ADR 0018). An administrator sees people's names,
 addresses, roles and standing, never their health data (ADR 0019); the reads of patients'
 accounts are recorded in the audit trail."""
@@ -121,6 +121,21 @@ def person_deactivate(request: DashboardRequest, user_id: uuid.UUID) -> HttpResp
         lambda: clients.account_deactivate(request, user_id),
         done=f"{name}'s account is deactivated: they can no longer sign in.",
         undone="the account may still be active",
+    )
+    return redirect("dashboard:person", user_id=user_id)
+
+
+@require_POST
+@clinic_admin_page
+def person_reactivate(request: DashboardRequest, user_id: uuid.UUID) -> HttpResponse:
+    """Let a deactivated person sign in again (a patient is prompted again)."""
+    account = _account(request, user_id)
+    name = clients.display_name(account.name, user_id)
+    one_click(
+        request,
+        lambda: clients.account_reactivate(request, user_id),
+        done=f"{name}'s account is active again: they can sign in with their password.",
+        undone="the account may still be deactivated",
     )
     return redirect("dashboard:person", user_id=user_id)
 

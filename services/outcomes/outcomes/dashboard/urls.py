@@ -58,6 +58,11 @@ urlpatterns = [
         clinic.person_deactivate,
         name="person-deactivate",
     ),
+    path(
+        "clinic/people/<uuid:user_id>/reactivate/",
+        clinic.person_reactivate,
+        name="person-reactivate",
+    ),
     path("clinic/people/<uuid:user_id>/erase/", clinic.person_erase, name="person-erase"),
     path("clinic/invite/", clinic.colleague_invite, name="colleague-invite"),
     path("flags/", views.flag_inbox, name="flags"),

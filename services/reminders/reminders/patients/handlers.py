@@ -39,6 +39,16 @@ def on_patient_deactivated(envelope: Envelope) -> None:
     )
 
 
+@event_handler("identity.patient.reactivated")
+def on_patient_reactivated(envelope: Envelope) -> None:
+    data = envelope["data"]
+    services.patient_reactivate(
+        patient_id=uuid.UUID(data["patient_id"]),
+        clinic_id=_uuid(data.get("clinic_id")),
+        reactivated_at=_instant(data["reactivated_at"]),
+    )
+
+
 @event_handler("identity.patient.erased")
 def on_patient_erased(envelope: Envelope) -> None:
     services.patient_erase(patient_id=uuid.UUID(envelope["data"]["patient_id"]))

@@ -22,6 +22,9 @@ class Patient(models.Model):
     # False once identity deactivated or erased the patient: nothing is planned or sent.
     active = models.BooleanField(default=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
+    # The latest reactivation: a deactivation event older than it is stale (events may arrive
+    # out of order), as is a reactivation older than the deactivation it would undo.
+    reactivated_at = models.DateTimeField(null=True, blank=True)
     erased_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -103,10 +103,37 @@ def patient_deactivate(
     patient = _patient_for_update(patient_id, clinic_id)
     if patient.deactivated_at is not None:
         return
+    if patient.reactivated_at is not None and deactivated_at <= patient.reactivated_at:
+        return  # undone already: its reactivation arrived first
     patient.active = False
     patient.deactivated_at = deactivated_at
     patient.save()
     _prompts_stop(patient, CancelReason.PATIENT_DEACTIVATED, now)
+
+
+@transaction.atomic
+def patient_reactivate(
+    *,
+    patient_id: uuid.UUID,
+    clinic_id: uuid.UUID | None,
+    reactivated_at: datetime,
+    now: datetime | None = None,
+) -> None:
+    """identity.patient.reactivated: prompted again. The schedule's prompts still answerable
+    come back (those cancelled at the deactivation included); those whose answer window closed
+    meanwhile stay cancelled, so they count neither as sent nor as missed."""
+    patient = _patient_for_update(patient_id, clinic_id)
+    if patient.erased_at is not None:
+        return
+    if patient.reactivated_at is not None and reactivated_at <= patient.reactivated_at:
+        return  # this reactivation, or a later one, is applied already
+    if patient.deactivated_at is not None and patient.deactivated_at > reactivated_at:
+        return  # a later deactivation stands
+    patient.active = True
+    patient.deactivated_at = None
+    patient.reactivated_at = reactivated_at
+    patient.save()
+    patient_replan(patient_id=patient.id, now=now)
 
 
 @transaction.atomic

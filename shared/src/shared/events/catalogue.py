@@ -270,6 +270,20 @@ EVENT_TYPES: tuple[EventType, ...] = (
     ),
     _event(
         IDENTITY,
+        "patient.reactivated",
+        subscribers=(REMINDERS,),
+        description=(
+            "A deactivated patient's account was reactivated: they may sign in again and are "
+            "sent the prompts of their schedule still to come."
+        ),
+        data={
+            "patient_id": _PATIENT,
+            "clinic_id": _CLINIC,
+            "reactivated_at": Field("datetime", "When the account was reactivated."),
+        },
+    ),
+    _event(
+        IDENTITY,
         "patient.erased",
         subscribers=_EVERYONE_ELSE,
         description="The patient's personal data was erased; every service forgets the patient.",
