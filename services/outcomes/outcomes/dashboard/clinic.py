@@ -1,8 +1,8 @@
 """The clinic administrator's pages: the clinic's people (staff and patients) and their accounts,
-inviting colleagues, giving a password reset code, deactivating and reactivating an account and
-erasing a patient. identity owns all of it and decides each change with the administrator's own token
-(clients.py), as for the clinician's changes (ADR 0018). An administrator sees people's names,
-addresses, roles and standing, never their health data (ADR 0019); the reads of patients'
+inviting colleagues, giving a password reset code, deactivating and reactivating an account, and
+erasing a patient. identity owns all of it and decides each change with the administrator's own
+token (clients.py), as for the clinician's changes (ADR 0018). An administrator sees people's
+names, addresses, roles and standing, never their health data (ADR 0019); the reads of patients'
 accounts are recorded in the audit trail."""
 
 from __future__ import annotations
