@@ -301,26 +301,34 @@ def user_deactivate(*, actor_id: uuid.UUID | None, user: User) -> User:
     locked.save(update_fields=["is_active", "updated_at"])
     refresh_tokens_revoke_for_user(user=locked)
     password_resets_revoke(user=locked, now=locked.updated_at)
-    clinic_id = patient_clinic_id(locked)
+    _standing_recorded(actor_id, locked, "user.deactivate", EVENT_DEACTIVATED, "deactivated_at")
+    return locked
+
+
+def _standing_recorded(
+    actor_id: uuid.UUID | None, user: User, action: str, event_type: str, at_field: str
+) -> None:
+    """The audit entry of an account deactivated or reactivated, and for a patient the event
+    that tells reminders when (``at_field``: the time of the change)."""
+    clinic_id = patient_clinic_id(user)
     audit_record(
         actor_id=actor_id,
-        action="user.deactivate",
+        action=action,
         target_type="user",
-        target_id=locked.id,
-        subject_patient_id=locked.id if clinic_id else None,
+        target_id=user.id,
+        subject_patient_id=user.id if clinic_id else None,
         changed_fields=("is_active",),
     )
     if clinic_id:
         event_publish(
-            type=EVENT_DEACTIVATED,
-            subject=locked.id,
+            type=event_type,
+            subject=user.id,
             data={
-                "patient_id": str(locked.id),
+                "patient_id": str(user.id),
                 "clinic_id": str(clinic_id),
-                "deactivated_at": utc_isoformat(locked.updated_at),
+                at_field: utc_isoformat(user.updated_at),
             },
         )
-    return locked
 
 
 @transaction.atomic
@@ -335,25 +343,7 @@ def user_reactivate(*, actor_id: uuid.UUID | None, user: User) -> User:
         return locked
     locked.is_active = True
     locked.save(update_fields=["is_active", "updated_at"])
-    clinic_id = patient_clinic_id(locked)
-    audit_record(
-        actor_id=actor_id,
-        action="user.reactivate",
-        target_type="user",
-        target_id=locked.id,
-        subject_patient_id=locked.id if clinic_id else None,
-        changed_fields=("is_active",),
-    )
-    if clinic_id:
-        event_publish(
-            type=EVENT_REACTIVATED,
-            subject=locked.id,
-            data={
-                "patient_id": str(locked.id),
-                "clinic_id": str(clinic_id),
-                "reactivated_at": utc_isoformat(locked.updated_at),
-            },
-        )
+    _standing_recorded(actor_id, locked, "user.reactivate", EVENT_REACTIVATED, "reactivated_at")
     return locked
 
 

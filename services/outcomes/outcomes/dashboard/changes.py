@@ -23,14 +23,10 @@ from outcomes.dashboard.forms import (
     InvitationForm,
     PatientDetailsForm,
 )
-from outcomes.dashboard.parts import no_store, one_click, optional, safe_next, sent
+from outcomes.dashboard.parts import invite_page, no_store, one_click, optional, safe_next, sent
 
 # When a service does not answer, a change may or may not have been made (the answer may be what
 # was lost): each message says how to find out, and sending again is always safe.
-NO_ANSWER_INVITE = (
-    "identity did not answer, so the invitation may not be made. Send the form again: a new "
-    "code replaces any made meanwhile."
-)
 NO_ANSWER_RECORD = (
     "diary did not answer, so the injection may not be recorded. Send the form again: it is "
     "never recorded twice."
@@ -50,37 +46,13 @@ NO_ANSWER_DELETE = "the injection may not be deleted. The patient's timeline sho
 @clinician_page
 def patient_invite(request: DashboardRequest) -> HttpResponse:
     """Invite a patient: identity makes the account when they accept with the code shown here."""
-    form = InvitationForm(request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
-        invitation = sent(
-            form,
-            lambda: clients.invitation_create(request, **form.cleaned_data),
-            no_answer=NO_ANSWER_INVITE,
-            refused_on="email",  # an address already in use
-        )
-        if invitation:
-            return no_store(
-                render(
-                    request,
-                    "dashboard/invitation_code.html",
-                    {
-                        "invitation": invitation,
-                        "again_url": reverse("dashboard:invite"),
-                        "back_url": reverse("dashboard:patients"),
-                        "nav": "patients",
-                    },
-                )
-            )
-    pending, down = optional(clients.pending_invitations, request, default=[])
-    return render(
+    return invite_page(
         request,
-        "dashboard/invite.html",
-        {
-            "form": form,
-            "pending": pending,
-            "unavailable": [down] if down else [],
-            "nav": "patients",
-        },
+        InvitationForm(request.POST if request.method == "POST" else None),
+        roles=frozenset({"patient"}),
+        template="dashboard/invite.html",
+        back_url=reverse("dashboard:patients"),
+        nav="patients",
     )
 
 

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from outcomes.dashboard import clients
 from outcomes.dashboard.access import DashboardRequest, clinic_admin_page
 from outcomes.dashboard.forms import ColleagueInvitationForm, DeactivateForm, EraseForm
-from outcomes.dashboard.parts import no_store, one_click, optional, sent
+from outcomes.dashboard.parts import invite_page, no_store, one_click, sent
 from shared.audit.services import audit_read_many
 
 PEOPLE_PER_PAGE = 50
@@ -31,11 +31,6 @@ ROLE_FILTERS = {
     "clinic_admin": "Clinic administrators",
     "patient": "Patients",
 }
-
-NO_ANSWER_INVITE = (
-    "identity did not answer, so the invitation may not be made. Send the form again: a new "
-    "code replaces any made meanwhile."
-)
 
 
 def _patients_read(request: DashboardRequest, accounts: list[clients.Account], what: str) -> None:
@@ -110,7 +105,8 @@ def person(request: DashboardRequest, user_id: uuid.UUID) -> HttpResponse:
 @require_POST
 @clinic_admin_page
 def person_deactivate(request: DashboardRequest, user_id: uuid.UUID) -> HttpResponse:
-    """End the person's access for good: no sign-in, no prompts; their records stay."""
+    """End the person's access until they are reactivated: no sign-in, no prompts; their
+    records stay."""
     account = _account(request, user_id)
     form = DeactivateForm(request.POST)
     if not form.is_valid():
@@ -215,36 +211,11 @@ def person_erase(request: DashboardRequest, user_id: uuid.UUID) -> HttpResponse:
 def colleague_invite(request: DashboardRequest) -> HttpResponse:
     """Invite a clinician or another administrator: the code shown once is theirs to join with
     on the dashboard's "Join with an invitation code" page."""
-    form = ColleagueInvitationForm(request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
-        invitation = sent(
-            form,
-            lambda: clients.invitation_create(request, **form.cleaned_data),
-            no_answer=NO_ANSWER_INVITE,
-            refused_on="email",  # an address already in use
-        )
-        if invitation:
-            return no_store(
-                render(
-                    request,
-                    "dashboard/invitation_code.html",
-                    {
-                        "invitation": invitation,
-                        "join_url": request.build_absolute_uri(reverse("dashboard:join")),
-                        "again_url": reverse("dashboard:colleague-invite"),
-                        "back_url": reverse("dashboard:people"),
-                        "nav": "people",
-                    },
-                )
-            )
-    pending, down = optional(clients.pending_invitations, request, STAFF_ROLES, default=[])
-    return render(
+    return invite_page(
         request,
-        "dashboard/clinic_invite.html",
-        {
-            "form": form,
-            "pending": pending,
-            "unavailable": [down] if down else [],
-            "nav": "people",
-        },
+        ColleagueInvitationForm(request.POST if request.method == "POST" else None),
+        roles=STAFF_ROLES,
+        template="dashboard/clinic_invite.html",
+        back_url=reverse("dashboard:people"),
+        nav="people",
     )

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
 
 from outcomes.dashboard import clients
 from outcomes.dashboard.forms import add_service_errors
@@ -81,3 +83,42 @@ def one_click(request: HttpRequest, change: Callable[[], bool], *, done: str, un
     if not found:
         raise Http404
     messages.success(request, done)
+
+
+NO_ANSWER_INVITE = (
+    "identity did not answer, so the invitation may not be made. Send the form again: a new "
+    "code replaces any made meanwhile."
+)
+
+
+def invite_page(
+    request: HttpRequest,
+    form: forms.Form,
+    *,
+    roles: frozenset[str],
+    template: str,
+    back_url: str,
+    nav: str,
+) -> HttpResponse:
+    """An invitation page: a valid form's invitation made at identity and its one-time code
+    shown once (never cached), or the form again with why not; below it, the open invitations
+    to ``roles``, each with "New code" and "Withdraw"."""
+    if form.is_bound and form.is_valid():
+        invitation = sent(
+            form,
+            lambda: clients.invitation_create(request, **form.cleaned_data),
+            no_answer=NO_ANSWER_INVITE,
+            refused_on="email",  # an address already in use
+        )
+        if invitation:
+            context = {
+                "invitation": invitation,
+                "join_url": request.build_absolute_uri(reverse("dashboard:join")),
+                "again_url": request.path,
+                "back_url": back_url,
+                "nav": nav,
+            }
+            return no_store(render(request, "dashboard/invitation_code.html", context))
+    pending, down = optional(clients.pending_invitations, request, roles, default=[])
+    context = {"form": form, "pending": pending, "unavailable": [down] if down else [], "nav": nav}
+    return render(request, template, context)
