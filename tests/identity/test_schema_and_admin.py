@@ -127,3 +127,42 @@ def test_admin_timezone_change_of_a_patient_is_announced(admin_client_logged_in:
     assert User.objects.get(pk=patient.pk).timezone == "Asia/Tokyo"
     event = OutboxEvent.objects.get(type="identity.patient.updated")
     assert event.data["changed"] == ["timezone"]
+
+
+def _act(client: Client, action: str, *users: User) -> str:
+    response = client.post(
+        "/admin/identity/accounts/user/",
+        {"action": action, "_selected_action": [str(user.pk) for user in users]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_admin_actions_deactivate_reactivate_and_erase_through_the_services(
+    admin_client_logged_in: Client,
+) -> None:
+    clinic = ClinicFactory()
+    patient = member("patient", clinic)
+    clinician = member("clinician", clinic)
+
+    _act(admin_client_logged_in, "deactivate_users", patient, clinician)
+    both = User.objects.filter(pk__in=[patient.pk, clinician.pk])
+    deactivated = {user.pk: user.is_active for user in both}
+    _act(admin_client_logged_in, "reactivate_users", clinician)
+    refused = _act(admin_client_logged_in, "erase_patients", patient, clinician)
+
+    assert deactivated == {patient.pk: False, clinician.pk: False}
+    assert User.objects.get(pk=clinician.pk).is_active is True
+    assert User.objects.get(pk=patient.pk).is_erased
+    # The clinician is no patient: refused by name, and the patient's erasure went on.
+    assert "Only a patient account (with no staff role) can be erased." in refused
+    assert not User.objects.get(pk=clinician.pk).is_erased
+    actions = set(AuditEntry.objects.values_list("action", flat=True))
+    assert {"user.deactivate", "user.reactivate", "user.erase"} <= actions
+    assert OutboxEvent.objects.filter(type="identity.patient.deactivated").count() == 1
+    assert OutboxEvent.objects.filter(type="identity.patient.erased").count() == 1
+    # An erased patient is never reactivated, not even here.
+    assert "An erased account cannot be reactivated." in _act(
+        admin_client_logged_in, "reactivate_users", User.objects.get(pk=patient.pk)
+    )

@@ -3,6 +3,7 @@ like changes made through the API. Password and code hashes are never shown."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -128,29 +129,32 @@ class UserAdmin(admin.ModelAdmin):
         changes = {field: form.cleaned_data[field] for field in form.changed_data}
         services.user_update(actor_id=actor_id, user=obj, changes=changes)
 
-    @admin.action(description="Deactivate the selected users")
-    def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet[User], change: Callable[..., object]
+    ) -> None:
+        """``change`` for each selected user, as the signed-in administrator; a refusal is
+        said beside the user's name and the others go on."""
         for user in queryset:
             try:
-                services.user_deactivate(actor_id=request.user.pk, user=user)
+                change(actor_id=request.user.pk, user=user)
             except AccountConflict as exc:
                 self.message_user(request, f"{user}: {exc.detail}", messages.ERROR)
+
+    @admin.action(description="Deactivate the selected users")
+    def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._each(request, queryset, services.user_deactivate)
 
     @admin.action(description="Reactivate the selected users")
     def reactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in queryset:
-            try:
-                services.user_reactivate(actor_id=request.user.pk, user=user)
-            except AccountConflict as exc:
-                self.message_user(request, f"{user}: {exc.detail}", messages.ERROR)
+        self._each(request, queryset, services.user_reactivate)
 
     @admin.action(description="Erase the selected patients (irreversible)")
     def erase_patients(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in queryset:
-            try:
-                services.patient_erase(actor_id=request.user.pk, patient=user)
-            except AccountConflict as exc:
-                self.message_user(request, f"{user}: {exc.detail}", messages.ERROR)
+        self._each(
+            request,
+            queryset,
+            lambda actor_id, user: services.patient_erase(actor_id=actor_id, patient=user),
+        )
 
 
 class ClinicForm(forms.ModelForm):
