@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "deploy" / "embedded"))
 
 from embedded.console import render  # noqa: E402
+from embedded.layout import SCHEDULES_PATH  # noqa: E402
 from embedded.stack import (  # noqa: E402
     Service,
     celery_worker_argv,
@@ -123,6 +124,8 @@ def running_stack(
     keys_dir = workdir / "keys"
     services = {name: Service(name, free_port()) for name in names}
     urls = {f"{name.upper()}_URL": service.url for name, service in services.items()}
+    if "reminders" in services:  # as the embedded runner links the dashboard to the schedules
+        urls["DASHBOARD_SCHEDULES_URL"] = services["reminders"].url + SCHEDULES_PATH
     common = {
         **os.environ,
         "DJANGO_DEBUG": "false",

@@ -680,3 +680,45 @@ def test_a_clinic_admin_brings_in_a_clinician_and_erases_a_patient(
     assert _until(lambda: not in_outcomes()), "outcomes never forgot the erased patient"
     tab.screenshot("erased")
     tab.check_no_console_errors()
+
+
+def test_a_clinic_admin_copies_a_default_schedule_and_adapts_it(demo: Any, tab: Any) -> None:
+    page = tab.page
+    templates = demo.api("reminders", "templates/", email=CLINIC_ADMIN)
+    default = next(t for t in templates if t["is_default"] and t["active"])
+    clinic = demo.api("identity", "me/", email=CLINIC_ADMIN)["clinic_id"]
+    renamed = f"Demo Spine schedule {uuid.uuid4().hex[:6]}"
+
+    # From the dashboard to the schedules, in the reminders admin, with the same account.
+    tab.sign_in(demo.url("outcomes", "/dashboard/clinic/people/"), email=CLINIC_ADMIN)
+    page.get_by_role("link", name="Reminder schedules").first.click()
+    page.locator("#id_username").fill(CLINIC_ADMIN)
+    page.locator("#id_password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#result_list")).to_contain_text(default["name"])
+
+    # A default is theirs to read and copy, not to change.
+    row = page.locator("#result_list tbody tr").filter(has_text=default["name"]).first
+    row.locator("input.action-select").check()
+    page.locator("select[name='action']").select_option("copy_to_clinic")
+    page.get_by_role("button", name="Go").click()
+    expect(page.locator(".messagelist")).to_contain_text("is your clinic's, inactive")
+    page.get_by_role("link", name=f"{default['name']} (copy)").first.click()
+    expect(page.locator("#schedule-preview")).to_be_visible()
+    expect(page.locator("#id_clinic_id")).to_have_count(0)  # always their clinic's
+    page.locator("#id_name").fill(renamed)
+    page.locator("input[name='_continue']").click()
+    expect(page.locator(".messagelist")).to_contain_text("changed successfully")
+    tab.check_accessibility("#schedule-preview")
+
+    listed = demo.api("reminders", "templates/", email=CLINIC_ADMIN)
+    [copy] = [template for template in listed if template["name"] == renamed]
+    assert (copy["clinic_id"], copy["active"], copy["version"]) == (clinic, False, 2)
+    assert [o["key"] for o in copy["offsets"]] == [o["key"] for o in default["offsets"]]
+
+    changelist = "/admin/reminders/schedules/scheduletemplate/"
+    page.goto(demo.url("reminders", f"{changelist}{default['id']}/change/"))
+    expect(page.locator("#schedule-preview")).to_be_visible()
+    expect(page.locator("input[name='_save']")).to_have_count(0)
+    tab.screenshot("default-schedule-read-only")
+    tab.check_no_console_errors()

@@ -70,6 +70,8 @@ def test_a_clinic_admin_starts_at_the_clinics_people_and_sees_only_their_clinic(
     # The administrator's menu: the clinic's people, none of the clinician's pages.
     assert ">People of the clinic</a>" in html
     assert ">My patients</a>" not in html
+    # The schedules are the reminders admin's, where the administrator signs in the same way.
+    assert 'href="/admin/reminders/schedules/scheduletemplate/">Reminder schedules</a>' in html
     assert "1 person." in patients_only
     assert "Carl" not in patients_only
     assert "1 person matching “ADA”." in searched
@@ -85,6 +87,7 @@ def test_the_administrators_pages_are_not_a_clinicians(fake: FakeServices, clini
 
     pages = [clinician.get(PEOPLE), clinician.get(_person_url(patient)), clinician.get(INVITE)]
     anonymous = Client().get(PEOPLE)
+    own_pages = clinician.get("/dashboard/").content.decode()
 
     for response in pages:
         assert response.status_code == 403
@@ -94,6 +97,8 @@ def test_the_administrators_pages_are_not_a_clinicians(fake: FakeServices, clini
         assert "paula.patient@example.org" not in html
     assert anonymous.status_code == 302
     assert anonymous["Location"].startswith("/dashboard/login/")
+    assert "People of the clinic" not in own_pages
+    assert "Reminder schedules" not in own_pages
     assert fake.deactivated == []
     assert fake.invitations == {}
 

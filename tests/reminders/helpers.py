@@ -8,6 +8,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -18,6 +20,7 @@ from reminders.prompts.services.delivery import prompts_deliver
 from reminders.prompts.services.dispatch import SweepResult, prompts_sweep
 from reminders.schedules.models import ScheduleTemplate
 from reminders.schedules.services import template_create
+from shared.auth.backends import SESSION_PRINCIPAL_KEY, SESSION_TOKENS_KEY
 from shared.events.catalogue import utc_isoformat
 from shared.events.services import event_handle
 from shared.testing.tokens import access_token
@@ -398,3 +401,25 @@ class NoLookupChannel:
                 raise LookupUnsupported(self.name)
 
         return _Channel(name)
+
+
+def clinic_admin_client(clinic: uuid.UUID, *, token_expires_in: float = 300.0) -> Client:
+    """A clinic administrator signed in to this admin through identity, as the web sign-in
+    leaves the session (shared.auth.backends)."""
+    user_id = uuid.uuid4()
+    client = Client()
+    client.force_login(User.objects.create_user(str(user_id), "ca@example.org", is_staff=True))
+    session = client.session
+    session[SESSION_PRINCIPAL_KEY] = {
+        "id": str(user_id),
+        "roles": ["clinic_admin"],
+        "clinic_id": str(clinic),
+        "email": "ca@example.org",
+    }
+    session[SESSION_TOKENS_KEY] = {
+        "access": "not-used-while-fresh",
+        "refresh": "not-used-while-fresh",
+        "expires_at": timezone.now().timestamp() + token_expires_in,
+    }
+    session.save()
+    return client

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
-from helpers import make_patient, make_prompt, make_template, offset
+from helpers import clinic_admin_client, make_patient, make_prompt, make_template, offset
 
 from reminders.prompts.models import CoursePlan
 from reminders.schedules.models import ScheduleTemplate
@@ -153,3 +153,125 @@ def test_prompts_and_deliveries_are_shown_but_not_editable(admin_client: Client)
     assert delete.status_code == 403
     assert admin_client.get(ADMIN + "prompts/delivery/").status_code == 200
     assert admin_client.get(ADMIN + "patients/device/").status_code == 200
+
+
+# --- A clinic administrator's share ------------------------------------------------------------
+
+
+TEMPLATES = ADMIN + "schedules/scheduletemplate/"
+
+
+def test_a_clinic_admin_sees_their_clinics_templates_and_the_defaults_only() -> None:
+    clinic, other = uuid.uuid4(), uuid.uuid4()
+    own = make_template(clinic, [offset(days=1)], name="Our flare schedule")
+    theirs = make_template(other, [offset(days=1)], name="Their schedule")
+    default = ScheduleTemplate.objects.get(clinic_id__isnull=True, protocol="")
+    client = clinic_admin_client(clinic)
+
+    index = client.get(ADMIN).content.decode()
+    listed = client.get(TEMPLATES).content.decode()
+    other_page = client.get(f"{TEMPLATES}{theirs.id}/change/")
+    prompts = client.get(ADMIN + "prompts/prompt/")
+
+    assert "Schedule templates" in index
+    assert "Prompts" not in index  # patients' prompts are not theirs to browse
+    assert "Our flare schedule" in listed
+    assert default.name in listed
+    assert "Their schedule" not in listed
+    assert other_page.status_code == 302  # "not found", back to the admin index
+    assert prompts.status_code == 403
+    assert own.clinic_id == clinic
+
+
+def test_a_clinic_admin_reads_a_default_but_cannot_change_it() -> None:
+    clinic = uuid.uuid4()
+    default = ScheduleTemplate.objects.get(clinic_id__isnull=True, protocol="")
+    version = default.version
+    client = clinic_admin_client(clinic)
+
+    page = client.get(f"{TEMPLATES}{default.id}/change/")
+    posted = client.post(
+        f"{TEMPLATES}{default.id}/change/",
+        form(template_fields(clinic, name="Taken over"), [admin_offset(1)]),
+    )
+
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()  # read-only: no save button
+    assert posted.status_code == 403
+    default.refresh_from_db()
+    assert default.name != "Taken over"
+    assert default.version == version
+
+
+def test_a_clinic_admins_new_template_is_always_their_clinics() -> None:
+    clinic, other = uuid.uuid4(), uuid.uuid4()
+    client = clinic_admin_client(clinic)
+    add_page = client.get(f"{TEMPLATES}add/").content.decode()
+
+    response = client.post(
+        f"{TEMPLATES}add/",
+        form(template_fields(other, name="Ours", protocol="kim_2010"), [admin_offset(1)]),
+    )
+
+    assert 'name="clinic_id"' not in add_page
+    assert response.status_code == 302, response.content.decode()[:3000]
+    created = ScheduleTemplate.objects.get(name="Ours")
+    assert created.clinic_id == clinic  # not the clinic that was posted
+    assert not ScheduleTemplate.objects.filter(clinic_id=other).exists()
+
+
+def test_a_clinic_admin_edits_their_template_and_its_courses_are_replanned() -> None:
+    clinic = uuid.uuid4()
+    template = make_template(clinic, [offset(days=1)], name="Ours")
+    plan = CoursePlan.objects.create(patient_id=make_patient(clinic), course_id=uuid.uuid4())
+    existing = [
+        {**admin_offset(o.days), "id": str(o.id), "template": str(template.id)}
+        for o in template.offsets.all()
+    ]
+    fields = template_fields(clinic, name="Ours")
+    del fields["clinic_id"]
+
+    response = clinic_admin_client(clinic).post(
+        f"{TEMPLATES}{template.id}/change/",
+        form(fields, [*existing, admin_offset(5)], initial=len(existing)),
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    template.refresh_from_db()
+    assert (template.clinic_id, template.version) == (clinic, 2)
+    assert [o.days for o in template.offsets.all()] == [1, 5]
+    plan.refresh_from_db()
+    assert plan.needs_replan is True
+
+
+def test_a_clinic_admin_copies_a_default_to_adapt_it() -> None:
+    clinic = uuid.uuid4()
+    default = ScheduleTemplate.objects.get(clinic_id__isnull=True, protocol="")
+    client = clinic_admin_client(clinic)
+
+    response = client.post(
+        TEMPLATES,
+        {"action": "copy_to_clinic", "_selected_action": [str(default.id)]},
+        follow=True,
+    )
+
+    copy = ScheduleTemplate.objects.get(clinic_id=clinic)
+    assert f"{default.name} (copy) is your clinic&#x27;s, inactive" in response.content.decode()
+    assert copy.name == f"{default.name} (copy)"
+    assert copy.active is False  # plans nothing until the clinic makes it active
+    fields = ("anchor", "months", "days", "local_time", "window_hours", "instrument")
+    assert [[getattr(o, f) for f in fields] for o in copy.offsets.all()] == [
+        [getattr(o, f) for f in fields] for o in default.offsets.all()
+    ]
+
+
+def test_an_ended_or_unconfirmed_sign_in_sees_nothing(settings: Any) -> None:
+    clinic = uuid.uuid4()
+    make_template(clinic, [offset(days=1)], name="Ours")
+    settings.IDENTITY_URL = "http://127.0.0.1:9"  # identity cannot be asked to refresh
+    client = clinic_admin_client(clinic, token_expires_in=-60)
+
+    listed = client.get(TEMPLATES)
+
+    assert listed.status_code == 403
+    assert "Ours" not in listed.content.decode()

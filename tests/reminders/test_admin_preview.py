@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.test import Client
-from helpers import enrol, inject, make_template, offset
+from helpers import clinic_admin_client, enrol, inject, make_template, offset
 
 from reminders.prompts.models import Prompt
 from reminders.schedules.models import ScheduleTemplate
@@ -367,7 +367,7 @@ def test_only_administrators_get_a_preview() -> None:
     # A clinician or patient signed in to the site is no staff member of the admin.
     clinician = Client()
     clinician.force_login(User.objects.create_user(str(uuid.uuid4()), "doc@example.org"))
-    # A clinic administrator: staff of the admin site, without the right to see templates there.
+    # A staff account of the admin site signed in without a clinic administrator's role.
     staff = Client()
     staff.force_login(
         User.objects.create_user(str(uuid.uuid4()), "staff@example.org", is_staff=True)
@@ -381,6 +381,26 @@ def test_only_administrators_get_a_preview() -> None:
             assert b"schedule-preview" not in response.content
     assert staff.post(ADD_PREVIEW, data).status_code == 403
     assert staff.post(CHANGELIST + f"{template.id}/preview/", data).status_code == 403
+
+
+def test_a_clinic_admin_previews_their_templates_and_the_defaults_only() -> None:
+    clinic = uuid.uuid4()
+    own, theirs = flare_template(clinic), flare_template(uuid.uuid4())
+    default = ScheduleTemplate.objects.get(clinic_id__isnull=True, protocol="")
+    data = form_data([form_offset(1)], sample=("2026-03-25T10:00", "Europe/London"))
+    client = clinic_admin_client(clinic)
+
+    answers = [
+        client.post(CHANGELIST + f"{template.id}/preview/", data)
+        for template in (own, default, theirs)
+    ]
+    unsaved = client.post(ADD_PREVIEW, data)
+
+    assert [answer.status_code for answer in answers] == [200, 200, 404]
+    # A default is shown as saved (its page has no fields to post): its own prompts.
+    keys = {r["attrs"]["data-offset-key"] for r in Page(answers[1].content.decode()).prompts()}
+    assert keys == {o.key for o in default.offsets.all()}
+    assert Page(unsaved.content.decode()).prompts()
 
 
 def test_the_preview_of_a_template_that_does_not_exist_is_not_found(admin_client: Client) -> None:

@@ -97,6 +97,10 @@ class Layout:
         return key
 
 
+# The reminders admin's schedule templates, where a clinic administrator configures them.
+SCHEDULES_PATH = "/admin/reminders/schedules/scheduletemplate/"
+
+
 def environments(
     layout: Layout, services: list[Service], inherited: Mapping[str, str]
 ) -> dict[str, dict[str, str]]:
@@ -104,6 +108,8 @@ def environments(
     DATABASE_URL (or DATABASE_URL_FILE) left over from running the tests cannot leak in."""
     identity = next(s for s in services if s.name == "identity")
     by_name = {s.name: s for s in services}
+    reminders = by_name.get("reminders")
+    schedules = {"DASHBOARD_SCHEDULES_URL": f"{reminders.url}{SCHEDULES_PATH}"} if reminders else {}
     common = {
         "DJANGO_SECRET_KEY": layout.secret_key(),
         # Only ever bound to 127.0.0.1; set DJANGO_DEBUG=true for Django's error pages.
@@ -119,6 +125,8 @@ def environments(
             for name in ("diary", "reminders")
             if name in by_name
         },
+        # The dashboard links a clinic administrator to the schedules in reminders' own admin.
+        **schedules,
         # A host name keeps kombu from warning about its absence on every connection.
         "BROKER_URL": "filesystem://localhost/",
         "BROKER_FILESYSTEM_DIR": str(layout.broker),

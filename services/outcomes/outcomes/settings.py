@@ -2,7 +2,7 @@
 
 from shared.conf import base
 from shared.conf.base import *
-from shared.conf.env import env_int, env_url
+from shared.conf.env import env_int, env_str, env_url
 
 SERVICE_NAME = "outcomes"
 ROOT_URLCONF = "outcomes.urls"
@@ -65,6 +65,11 @@ LOGIN_URL = "dashboard:login"
 DASHBOARD_SERVICE_TIMEOUT = env_int("DASHBOARD_SERVICE_TIMEOUT", 5, minimum=1)
 # Finished exports hold patient data: they are deleted this many hours after they were asked for.
 DASHBOARD_EXPORT_KEEP_HOURS = env_int("DASHBOARD_EXPORT_KEEP_HOURS", 24, minimum=1)
+# Where a clinic administrator's browser finds the reminder schedules (the reminders admin):
+# behind the gateway, the same host; the embedded runner names reminders' own port.
+DASHBOARD_SCHEDULES_URL = env_str(
+    "DASHBOARD_SCHEDULES_URL", "/admin/reminders/schedules/scheduletemplate/"
+)
 CELERY_BEAT_SCHEDULE = {
     **base.CELERY_BEAT_SCHEDULE,
     "dashboard-exports-tend": {"task": "outcomes.dashboard.exports_tend", "schedule": 60.0},

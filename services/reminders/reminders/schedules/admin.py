@@ -1,6 +1,10 @@
 """Schedule templates in the Django admin: edited with the same validation as the admin API, and
 saved through the same service (version bump, re-plan of unsent prompts).
 
+System administrators manage every template. A clinic administrator signed in here sees their
+clinic's templates and the defaults, changes only their clinic's (a new one is always their
+clinic's), and copies a default to adapt it; nothing else of this admin is theirs (ADR 0020).
+
 The change form has a preview panel (``admin/schedules/scheduletemplate/change_form.html``): the
 prompt timeline the template plans for a sample injection date and time zone, computed by the
 planning code itself. It follows unsaved edits: the page posts the form's current values to the
@@ -13,9 +17,10 @@ import uuid
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, QueryDict
 from django.template.response import TemplateResponse
@@ -27,6 +32,8 @@ from reminders.schedules.models import ScheduleTemplate, TemplateOffset
 from reminders.schedules.plan import TemplateSpec
 from reminders.schedules.services import OFFSET_FIELDS
 from reminders.schedules.validation import offset_errors, quiet_hours_errors
+from shared.auth.backends import IdentityUnavailable, session_access_token, session_principal
+from shared.auth.principal import Role
 
 PREVIEW_RESULT_TEMPLATE = "admin/schedules/scheduletemplate/preview_result.html"
 
@@ -51,12 +58,57 @@ class OffsetInlineFormSet(BaseInlineFormSet):
             raise ValidationError([f"{p['field']}: {p['message']}" for p in problems])
 
 
+_SCOPE_ATTRIBUTE = "_schedule_clinic_scope"
+
+
+def clinic_scope(request: HttpRequest) -> uuid.UUID | None:
+    """The clinic of a clinic administrator (not a system administrator) signed in here, whose
+    sign-in identity still honours; None for anyone else. Asked once per request."""
+    if hasattr(request, _SCOPE_ATTRIBUTE):
+        return getattr(request, _SCOPE_ATTRIBUTE)
+    scope = None
+    principal = session_principal(request)
+    if (
+        not request.user.is_superuser
+        and principal is not None
+        and principal.clinic_id is not None
+        and principal.has_role(Role.CLINIC_ADMIN)
+    ):
+        try:
+            # Refreshed at identity when due: a deactivated administrator is shut out soon.
+            if session_access_token(request) is not None:
+                scope = principal.clinic_id
+        except IdentityUnavailable:
+            scope = None
+    setattr(request, _SCOPE_ATTRIBUTE, scope)
+    return scope
+
+
+def _may_change(request: HttpRequest, template: ScheduleTemplate | None) -> bool:
+    """For a clinic administrator: a template of their own clinic (or a new one)."""
+    scope = clinic_scope(request)
+    return scope is not None and (template is None or template.clinic_id == scope)
+
+
 class TemplateOffsetInline(admin.TabularInline):
     model = TemplateOffset
     formset = OffsetInlineFormSet
     fields = OFFSET_FIELDS
     ordering = ("position",)
     extra = 0
+
+    # A clinic administrator edits the offsets of the templates they may change.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) or clinic_scope(request) is not None
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request, obj) or _may_change(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) or _may_change(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) or _may_change(request, obj)
 
 
 class TemplateForm(forms.ModelForm):
@@ -69,9 +121,11 @@ class TemplateForm(forms.ModelForm):
         for problem in quiet_hours_errors(cleaned.get("quiet_start"), cleaned.get("quiet_end")):
             self.add_error("quiet_start", problem["message"])
         if cleaned.get("active", False):
+            # A clinic administrator's form has no clinic field: the template is their clinic's.
+            clinic_id = cleaned.get("clinic_id", self.instance.clinic_id)
             clash = ScheduleTemplate.objects.filter(
                 active=True,
-                clinic_id=cleaned.get("clinic_id"),
+                clinic_id=clinic_id,
                 protocol=(cleaned.get("protocol") or "").strip(),
             )
             if self.instance.pk:
@@ -100,16 +154,88 @@ class ScheduleTemplateAdmin(admin.ModelAdmin):
     search_fields = ("name", "protocol", "=clinic_id")
     readonly_fields = ("version", "created_at", "updated_at", "updated_by")
 
+    actions = ["copy_to_clinic"]
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Prompts name the template that planned them: deactivate instead.
         return False
+
+    # --- A clinic administrator's share ---------------------------------------------------------
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or clinic_scope(request) is not None
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if super().has_view_permission(request, obj):
+            return True
+        scope = clinic_scope(request)
+        return scope is not None and (obj is None or obj.clinic_id in (scope, None))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) or clinic_scope(request) is not None
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) or _may_change(request, obj)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ScheduleTemplate]:
+        templates = super().get_queryset(request)
+        scope = clinic_scope(request)
+        if request.user.is_superuser or scope is None:
+            return templates
+        return templates.filter(Q(clinic_id=scope) | Q(clinic_id__isnull=True))
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_fields(request, obj)
+        if clinic_scope(request) is not None:
+            return [field for field in fields if field != "clinic_id"]
+        return fields
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        scope = clinic_scope(request)
+        if scope is None:
+            return form
+
+        class ClinicTemplateForm(form):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                if self.instance._state.adding:
+                    self.instance.clinic_id = scope  # whatever was posted
+
+        return ClinicTemplateForm
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        if clinic_scope(request) is None:
+            actions.pop("copy_to_clinic", None)
+        return actions
+
+    @admin.action(description="Copy to your clinic (inactive, to adapt)")
+    def copy_to_clinic(self, request: HttpRequest, queryset: QuerySet[ScheduleTemplate]) -> None:
+        scope = clinic_scope(request)
+        if scope is None:
+            raise PermissionDenied
+        for template in queryset:
+            copy = services.template_copy(
+                actor_id=_actor(request), template=template, clinic_id=scope
+            )
+            self.message_user(
+                request,
+                f"{copy.name} is your clinic's, inactive: adapt it, then make it active.",
+                messages.SUCCESS,
+            )
 
     def save_model(
         self, request: HttpRequest, obj: ScheduleTemplate, form: Any, change: bool
     ) -> None:
         initial = form.initial
+        # A clinic administrator's form has no clinic field: the clinic did not change.
         self._previous_scope = (
-            (initial.get("clinic_id"), initial.get("protocol") or "") if change else None
+            (initial.get("clinic_id", obj.clinic_id), initial.get("protocol") or "")
+            if change
+            else None
         )
         obj.save()
 
@@ -156,7 +282,13 @@ class ScheduleTemplateAdmin(admin.ModelAdmin):
             allowed = self.has_add_permission(request)
         if not allowed:
             raise PermissionDenied
-        spec, problems = self._posted_spec(request, obj, request.POST)
+        spec: TemplateSpec | None
+        problems: list[str] = []
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Shown read-only (a default, to a clinic administrator): the saved template.
+            spec = TemplateSpec.from_model(obj)
+        else:
+            spec, problems = self._posted_spec(request, obj, request.POST)
         sample = admin_preview.sample_from(request.POST, timezone.localdate())
         result = admin_preview.result_context(spec, problems, sample)
         failed = bool(result.get("problems") or result.get("sample_error"))

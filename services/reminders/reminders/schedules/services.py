@@ -119,6 +119,16 @@ def template_create(
     return template
 
 
+def template_copy(
+    *, actor_id: uuid.UUID | None, template: ScheduleTemplate, clinic_id: uuid.UUID
+) -> ScheduleTemplate:
+    """A clinic's own copy of a template (a default, usually) to adapt: inactive, so it plans
+    nothing and clashes with no active template until the clinic makes it active."""
+    data = {f: getattr(template, f) for f in TEMPLATE_FIELDS}
+    data.update(name=f"{template.name} (copy)", active=False, offsets=_offset_dicts(template))
+    return template_create(actor_id=actor_id, clinic_id=clinic_id, data=data)
+
+
 @transaction.atomic
 def template_update(
     *, actor_id: uuid.UUID | None, template: ScheduleTemplate, changes: Mapping[str, Any]

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import template
+from django.conf import settings
 from django.http import QueryDict
 
 from shared.vocabulary import code_label
@@ -94,3 +95,9 @@ def study_name(citation: Any) -> str:
         return f"{match.group(1)} {match.group(2)}"
     head = re.split(r"[,;.]", text, maxsplit=1)[0]
     return head if len(head) <= 60 else head[:57].rstrip() + "..."
+
+
+@register.simple_tag
+def schedules_url() -> str:
+    """Where a clinic administrator configures the reminder schedules (the reminders admin)."""
+    return str(settings.DASHBOARD_SCHEDULES_URL)
