@@ -390,3 +390,37 @@ def test_a_clinic_admin_changes_their_own_password(
     assert response.status_code == 302
     assert response["Location"] == PEOPLE
     assert fake.passwords[ADMIN] == NEW_PASSWORD
+
+
+def test_identity_down_says_try_again_and_changes_nothing(
+    fake: FakeServices, clinic: Clinic, admin: Client
+) -> None:
+    carl = fake.accounts[CLINICIAN].user_id
+    fake.down.add("identity")
+
+    people = admin.get(PEOPLE)
+    person = admin.get(_person_url(carl))
+    deactivate = admin.post(
+        _person_url(carl, "deactivate"), {"confirm": "on", "csrfmiddlewaretoken": csrf(admin)}
+    )
+    invite = admin.post(
+        INVITE,
+        {
+            "email": "gil@clinic.example",
+            "full_name": "Gil",
+            "role": "clinician",
+            "csrfmiddlewaretoken": csrf(admin),
+        },
+    )
+
+    for response in (people, person, deactivate):
+        assert response.status_code == 503
+        assert "identity" in seen(response.content.decode())
+    assert invite.status_code == 200
+    assert "identity did not answer, so the invitation may not be made." in seen(
+        invite.content.decode()
+    )
+    assert fake.deactivated == []
+    assert fake.invitations == {}
+    fake.down.clear()
+    assert admin.get(PEOPLE).status_code == 200  # still signed in
