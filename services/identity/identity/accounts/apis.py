@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404
@@ -458,6 +459,17 @@ class ClinicUserDetailApi(APIView):
         return Response(UserOutputSerializer(user).data)
 
 
+def _standing_changed(
+    request: Request, user_id: uuid.UUID, change: Callable[..., object]
+) -> Response:
+    """Deactivate or reactivate someone of the caller's clinic, and answer them as they are."""
+    actor = caller(request)
+    user = selectors.clinic_user_get(clinic_id=_clinic_of(actor), user_id=user_id)
+    change(actor_id=actor.id, user=user)
+    user = selectors.clinic_user_get(clinic_id=_clinic_of(actor), user_id=user_id)
+    return Response(UserOutputSerializer(user).data)
+
+
 class ClinicUserDeactivateApi(APIView):
     """The user can no longer sign in; their sign-ins end. A patient is sent no more prompts."""
 
@@ -469,11 +481,7 @@ class ClinicUserDeactivateApi(APIView):
         responses={200: UserOutputSerializer, **problems(401, 403, 404, 409)},
     )
     def post(self, request: Request, user_id: uuid.UUID) -> Response:
-        actor = caller(request)
-        user = selectors.clinic_user_get(clinic_id=_clinic_of(actor), user_id=user_id)
-        services.user_deactivate(actor_id=actor.id, user=user)
-        user = selectors.clinic_user_get(clinic_id=_clinic_of(actor), user_id=user_id)
-        return Response(UserOutputSerializer(user).data)
+        return _standing_changed(request, user_id, services.user_deactivate)
 
 
 class ClinicUserReactivateApi(APIView):
@@ -488,11 +496,7 @@ class ClinicUserReactivateApi(APIView):
         responses={200: UserOutputSerializer, **problems(401, 403, 404, 409)},
     )
     def post(self, request: Request, user_id: uuid.UUID) -> Response:
-        actor = caller(request)
-        user = selectors.clinic_user_get(clinic_id=_clinic_of(actor), user_id=user_id)
-        services.user_reactivate(actor_id=actor.id, user=user)
-        user = selectors.clinic_user_get(clinic_id=_clinic_of(actor), user_id=user_id)
-        return Response(UserOutputSerializer(user).data)
+        return _standing_changed(request, user_id, services.user_reactivate)
 
 
 class PasswordResetIssuedSerializer(serializers.ModelSerializer[PasswordReset]):

@@ -8,6 +8,7 @@ accounts are recorded in the audit trail."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -111,29 +112,46 @@ def person_deactivate(request: DashboardRequest, user_id: uuid.UUID) -> HttpResp
     form = DeactivateForm(request.POST)
     if not form.is_valid():
         return _person_page(request, account, form)
-    name = clients.display_name(account.name, user_id)
-    one_click(
+    return _standing_changed(
         request,
-        lambda: clients.account_deactivate(request, user_id),
-        done=f"{name}'s account is deactivated: they can no longer sign in.",
+        account,
+        clients.account_deactivate,
+        done="account is deactivated: they can no longer sign in.",
         undone="the account may still be active",
     )
-    return redirect("dashboard:person", user_id=user_id)
 
 
 @require_POST
 @clinic_admin_page
 def person_reactivate(request: DashboardRequest, user_id: uuid.UUID) -> HttpResponse:
     """Let a deactivated person sign in again (a patient is prompted again)."""
-    account = _account(request, user_id)
-    name = clients.display_name(account.name, user_id)
-    one_click(
+    return _standing_changed(
         request,
-        lambda: clients.account_reactivate(request, user_id),
-        done=f"{name}'s account is active again: they can sign in with their password.",
+        _account(request, user_id),
+        clients.account_reactivate,
+        done="account is active again: they can sign in with their password.",
         undone="the account may still be deactivated",
     )
-    return redirect("dashboard:person", user_id=user_id)
+
+
+def _standing_changed(
+    request: DashboardRequest,
+    account: clients.Account,
+    change: Callable[[DashboardRequest, uuid.UUID], bool],
+    *,
+    done: str,
+    undone: str,
+) -> HttpResponse:
+    """Deactivate or reactivate the account at identity, say how it went ("<name>'s " and
+    ``done``), and show the person's page again."""
+    name = clients.display_name(account.name, account.user_id)
+    one_click(
+        request,
+        lambda: change(request, account.user_id),
+        done=f"{name}'s {done}",
+        undone=undone,
+    )
+    return redirect("dashboard:person", user_id=account.user_id)
 
 
 @require_POST
